@@ -1,0 +1,6 @@
+"""GET /api/health -> {"status", "checks", "version"}; 503 naming the failing check."""
+
+from lib.health import health
+from lib.web import function
+
+app = function(GET=health)

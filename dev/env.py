@@ -1,0 +1,97 @@
+"""The local .env: read it, and write it from .env.example plus generated local secrets.
+
+Values already in .env are kept, so the keys a developer pasted into a front end stay valid
+across restarts; blank secrets are generated once.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import jwt
+
+ROOT = Path(__file__).resolve().parent.parent
+TEN_YEARS_S = 10 * 365 * 24 * 3600
+
+
+def parse(text: str) -> dict[str, str]:
+    """KEY=value lines; blank lines and # comments ignored; surrounding quotes stripped."""
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def read(path: Path) -> dict[str, str]:
+    return parse(path.read_text()) if path.exists() else {}
+
+
+def role_key(jwt_secret: str, role: str) -> str:
+    """A Supabase-style API key: a long-lived HS256 JWT carrying only the role."""
+    now = int(time.time())
+    claims = {"iss": "supabase-local", "role": role, "iat": now, "exp": now + TEN_YEARS_S}
+    return jwt.encode(claims, jwt_secret, algorithm="HS256")
+
+
+def generated(current: Mapping[str, str]) -> dict[str, str]:
+    """Local secrets for every blank generated variable, consistent with each other."""
+    jwt_secret = current.get("SUPABASE_JWT_SECRET") or secrets.token_urlsafe(40)
+    fresh = {
+        "SUPABASE_JWT_SECRET": jwt_secret,
+        "SUPABASE_ANON_KEY": role_key(jwt_secret, "anon"),
+        "SUPABASE_SERVICE_ROLE_KEY": role_key(jwt_secret, "service_role"),
+        "CRON_SECRET": secrets.token_urlsafe(32),
+        "PUSHER_APP_ID": str(secrets.randbelow(9_000_000) + 1_000_000),
+        "PUSHER_KEY": secrets.token_hex(10),
+        "PUSHER_SECRET": secrets.token_hex(20),
+        "BRIDGE_TOKEN_SECRET": secrets.token_urlsafe(32),
+    }
+    keys_match_secret = "SUPABASE_JWT_SECRET" in current
+    result = {}
+    for key, value in fresh.items():
+        keep = current.get(key)
+        if key in ("SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY") and not keys_match_secret:
+            keep = None
+        result[key] = keep or value
+    return result
+
+
+def write_local_env(
+    *, example: Path = ROOT / ".env.example", target: Path = ROOT / ".env"
+) -> dict[str, str]:
+    """Create or complete `target` from `example`; returns the resulting values."""
+    existing = {k: v for k, v in read(target).items() if v}
+    values = {**read(example), **existing}
+    values.update(generated(existing))
+    lines: list[str] = []
+    written: set[str] = set()
+    for raw in example.read_text().splitlines():
+        key = raw.partition("=")[0].strip()
+        if raw.strip() and not raw.lstrip().startswith("#") and "=" in raw:
+            lines.append(f"{key}={values[key]}")
+            written.add(key)
+        else:
+            lines.append(raw)
+    extra = [f"{k}={v}" for k, v in existing.items() if k not in written]
+    if extra:
+        lines += ["", "# --- Yours (not in .env.example) ---", *extra]
+    target.write_text("\n".join(lines) + "\n")
+    target.chmod(0o600)
+    return values
+
+
+def load_into_environ(path: Path = ROOT / ".env") -> None:
+    """Put .env values into os.environ without overriding what the shell already set."""
+    for key, value in read(path).items():
+        os.environ.setdefault(key, value)

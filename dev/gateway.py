@@ -1,0 +1,182 @@
+"""The Supabase URL space on one local port, as the cloud's API gateway serves it.
+
+- `/rest/v1/*` -> PostgREST, so `supabase.create_client("http://127.0.0.1:54321", key)` works
+  unmodified. Like Supabase's gateway, a request needs an `apikey` (or a bearer token); the
+  apikey stands in for the bearer token when none is sent.
+- `POST /realtime/v1/api/broadcast` with Supabase's batch shape
+  `{"messages": [{"topic", "event", "payload", "private"?}]}` -> 202, or 422 with a reason.
+  Accepted messages are kept (newest 10,000) for tests at `GET /_dev/broadcasts`, and handed
+  to `on_broadcast` (the stack forwards them to the local Pusher-protocol server).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+    "transfer-encoding", "upgrade", "host", "content-length", "apikey",
+}  # fmt: skip
+MAX_BROADCAST_BODY = 1024 * 1024
+MAX_MESSAGE_PAYLOAD = 256 * 1024
+KEPT_BROADCASTS = 10_000
+
+BroadcastSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+@dataclass
+class Gateway:
+    postgrest_url: str
+    jwt_secret: str
+    on_broadcast: BroadcastSink | None = None
+    broadcasts: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEPT_BROADCASTS))
+    _client: httpx.AsyncClient | None = None
+
+    def app(self) -> Starlette:
+        methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"]
+        return Starlette(
+            routes=[
+                Route("/rest/v1/{path:path}", self.rest, methods=methods),
+                Route("/realtime/v1/api/broadcast", self.broadcast, methods=["POST"]),
+                Route("/_dev/broadcasts", self.list_broadcasts, methods=["GET", "DELETE"]),
+                Route("/{path:path}", self.not_found, methods=methods),
+            ]
+        )
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(base_url=self.postgrest_url, timeout=30)
+        return self._client
+
+    async def rest(self, request: Request) -> Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        apikey = request.headers.get("apikey") or request.query_params.get("apikey")
+        if not apikey and "authorization" not in headers:
+            return JSONResponse(
+                {
+                    "message": "No API key found in request",
+                    "hint": "No `apikey` request header or url param was found.",
+                },
+                status_code=401,
+            )
+        headers.setdefault("authorization", f"Bearer {apikey}")
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "apikey"]
+        upstream = self.client().build_request(
+            request.method,
+            "/" + request.path_params["path"],
+            params=query,
+            headers=headers,
+            content=await request.body(),
+        )
+        try:
+            response = await self.client().send(upstream, stream=True)
+        except httpx.TransportError as exc:
+            return JSONResponse(
+                {
+                    "code": "PGRST001",
+                    "message": "the local PostgREST is not reachable",
+                    "details": str(exc) or type(exc).__name__,
+                    "hint": "is the stack running? see .data/logs/postgrest.log",
+                },
+                status_code=503,
+            )
+        passthrough = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in HOP_BY_HOP and k.lower() != "content-encoding"
+        }
+        return StreamingResponse(
+            response.aiter_raw(),
+            status_code=response.status_code,
+            headers=passthrough,
+            background=BackgroundTask(response.aclose),
+        )
+
+    def _role(self, request: Request) -> str | None:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        token = token or request.headers.get("apikey", "")
+        try:
+            claims = jwt.decode(
+                token, self.jwt_secret, algorithms=["HS256"], options={"verify_aud": False}
+            )
+        except jwt.PyJWTError:
+            return None
+        return str(claims.get("role") or "")
+
+    async def broadcast(self, request: Request) -> Response:
+        if self._role(request) is None:
+            return JSONResponse({"message": "Invalid or missing JWT / apikey"}, status_code=401)
+        body = await request.body()
+        if len(body) > MAX_BROADCAST_BODY:
+            return _unprocessable(f"body is over {MAX_BROADCAST_BODY} bytes")
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return _unprocessable("body is not JSON")
+        problem, messages = validate_broadcast(parsed)
+        if problem:
+            return _unprocessable(problem)
+        self.broadcasts.extend(messages)
+        if self.on_broadcast is not None:
+            await self.on_broadcast(messages)
+        return Response(status_code=202)
+
+    async def list_broadcasts(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.broadcasts.clear()
+            return Response(status_code=204)
+        return JSONResponse({"messages": list(self.broadcasts)})
+
+    async def not_found(self, request: Request) -> Response:
+        return JSONResponse(
+            {"message": f"no route for {request.method} {request.url.path} in the local gateway"},
+            status_code=404,
+        )
+
+
+def _unprocessable(reason: str) -> Response:
+    return JSONResponse({"message": reason}, status_code=422)
+
+
+def validate_broadcast(body: Any) -> tuple[str | None, list[dict[str, Any]]]:
+    """Check Supabase's batch shape; returns (reason it is invalid, or None; messages)."""
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return "expected an object with a `messages` array", []
+    if not body["messages"]:
+        return "`messages` is empty", []
+    messages = []
+    for index, message in enumerate(body["messages"]):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            return f"{where} is not an object", []
+        for key in ("topic", "event"):
+            value = message.get(key)
+            if not isinstance(value, str) or not value.strip():
+                return f"{where}.{key} must be a non-empty string", []
+        if "payload" in message and not isinstance(message["payload"], dict):
+            return f"{where}.payload must be an object", []
+        if "private" in message and not isinstance(message["private"], bool):
+            return f"{where}.private must be a boolean", []
+        if len(json.dumps(message.get("payload", {}))) > MAX_MESSAGE_PAYLOAD:
+            return f"{where}.payload is over {MAX_MESSAGE_PAYLOAD} bytes", []
+        messages.append(
+            {
+                "topic": message["topic"],
+                "event": message["event"],
+                "payload": message.get("payload", {}),
+                "private": message.get("private", False),
+            }
+        )
+    return None, messages

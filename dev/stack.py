@@ -1,0 +1,288 @@
+"""The whole local stack: `python -m dev.stack` (what `make dev` runs) and the test fixture.
+
+Starts, in order: Postgres (embedded) -> bootstrap + migrations (+ seed) -> PostgREST ->
+the Supabase gateway -> the api/ functions (Vercel emulation with crons). Prints the URLs
+and keys, logs each piece to `.data/logs/`, and on Ctrl-C (SIGINT) or SIGTERM stops every
+process it started. `.data/stack.json` records what is running (urls, pids) while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dev import migrate, postgres
+from dev.env import ROOT, load_into_environ, write_local_env
+from dev.gateway import Gateway
+from dev.ports import PortBusy, bind_socket, ensure_free, free_port
+from dev.postgrest import Postgrest
+from dev.servers import BackgroundServer
+from dev.vercel import VercelDev
+
+log = logging.getLogger("sockless.stack")
+
+
+@dataclass
+class StackConfig:
+    """Where each piece lives. Port 0 = any free port (tests)."""
+
+    data_dir: Path
+    jwt_secret: str
+    anon_key: str
+    service_role_key: str
+    cron_secret: str
+    db_port: int = 54322
+    gateway_port: int = 54321
+    postgrest_port: int = 54329
+    api_port: int = 3000
+    ephemeral: bool = False
+    seed: bool = True
+    database_url: str | None = None
+    project_root: Path = ROOT
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> StackConfig:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            data_dir=ROOT / ".data",
+            jwt_secret=env["SUPABASE_JWT_SECRET"],
+            anon_key=env["SUPABASE_ANON_KEY"],
+            service_role_key=env["SUPABASE_SERVICE_ROLE_KEY"],
+            cron_secret=env.get("CRON_SECRET", ""),
+            db_port=int(env.get("SOCKLESS_DB_PORT") or 54322),
+            gateway_port=int(env.get("SOCKLESS_GATEWAY_PORT") or 54321),
+            postgrest_port=int(env.get("SOCKLESS_POSTGREST_PORT") or 54329),
+            api_port=int(env.get("SOCKLESS_API_PORT") or 3000),
+            database_url=env.get("DATABASE_URL") or None,
+        )
+
+    @classmethod
+    def ephemeral_for_tests(cls, *, jwt_secret: str, cron_secret: str) -> StackConfig:
+        from dev.env import role_key
+
+        data_dir = Path(tempfile.mkdtemp(prefix="sockless-test-"))
+        data_dir.chmod(0o755)  # the postgres user must reach its data dir
+        return cls(
+            data_dir=data_dir,
+            jwt_secret=jwt_secret,
+            anon_key=role_key(jwt_secret, "anon"),
+            service_role_key=role_key(jwt_secret, "service_role"),
+            cron_secret=cron_secret,
+            db_port=0,
+            gateway_port=0,
+            postgrest_port=0,
+            api_port=0,
+            ephemeral=True,
+            seed=False,
+        )
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    pg: postgres.Postgres | None = None
+    postgrest: Postgrest | None = None
+    gateway: Gateway | None = None
+    servers: dict[str, BackgroundServer] = field(default_factory=dict)
+    vercel: VercelDev | None = None
+    applied_migrations: list[str] = field(default_factory=list)
+
+    @property
+    def logs(self) -> Path:
+        return self.config.data_dir / "logs"
+
+    @property
+    def supabase_url(self) -> str:
+        return self.servers["gateway"].url
+
+    @property
+    def api_url(self) -> str:
+        return self.servers["api"].url
+
+    def env(self) -> dict[str, str]:
+        """What the api functions (and clients in tests) need to reach this stack."""
+        return {
+            "SUPABASE_URL": self.supabase_url,
+            "SUPABASE_ANON_KEY": self.config.anon_key,
+            "SUPABASE_SERVICE_ROLE_KEY": self.config.service_role_key,
+            "SUPABASE_JWT_SECRET": self.config.jwt_secret,
+            "CRON_SECRET": self.config.cron_secret,
+        }
+
+    def _port(self, port: int) -> int:
+        return port or free_port()
+
+    def start(self) -> Stack:
+        cfg = self.config
+        self.logs.mkdir(parents=True, exist_ok=True)
+        # Fail fast on a busy port, before starting anything.
+        checks = [
+            (cfg.gateway_port, "Supabase gateway", "SOCKLESS_GATEWAY_PORT"),
+            (cfg.postgrest_port, "PostgREST", "SOCKLESS_POSTGREST_PORT"),
+            (cfg.api_port, "api functions", "SOCKLESS_API_PORT"),
+        ]
+        if not cfg.database_url:
+            checks.append((cfg.db_port, "Postgres", "SOCKLESS_DB_PORT"))
+        for port, what, var in checks:
+            if port:
+                ensure_free(port, what=what, env_var=var)
+        try:
+            self._start_all()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_all(self) -> None:
+        cfg = self.config
+        self.pg = postgres.start(
+            data_dir=cfg.data_dir / "postgres",
+            port=self._port(cfg.db_port),
+            log_path=self.logs / "postgres.log",
+            ephemeral=cfg.ephemeral,
+            database_url=cfg.database_url,
+        )
+        self.applied_migrations = migrate.prepare(
+            self.pg.dsn, seed=migrate.SEED if cfg.seed else None
+        )
+        self.postgrest = Postgrest(
+            db_uri=self.pg.dsn_for(user="authenticator", password=postgres.PASSWORD),
+            jwt_secret=cfg.jwt_secret,
+            port=self._port(cfg.postgrest_port),
+            admin_port=free_port(),
+            log_path=self.logs / "postgrest.log",
+        )
+        self.postgrest.start()
+
+        self.gateway = Gateway(postgrest_url=self.postgrest.url, jwt_secret=cfg.jwt_secret)
+        sock = bind_socket(
+            cfg.gateway_port, what="Supabase gateway", env_var="SOCKLESS_GATEWAY_PORT"
+        )
+        self.servers["gateway"] = BackgroundServer(self.gateway.app(), sock, name="gateway").start()
+
+        os.environ.update(self.env())
+        sock = bind_socket(cfg.api_port, what="api functions", env_var="SOCKLESS_API_PORT")
+        host, port = sock.getsockname()[:2]
+        self.vercel = VercelDev(
+            cfg.project_root, cron_secret=cfg.cron_secret, base_url=f"http://{host}:{port}"
+        )
+        self.servers["api"] = BackgroundServer(self.vercel, sock, name="api", lifespan="on").start()
+
+    def stop(self) -> None:
+        for name in reversed(list(self.servers)):
+            self.servers.pop(name).stop()
+        if self.postgrest is not None:
+            self.postgrest.stop()
+        if self.pg is not None:
+            self.pg.stop()
+            self.pg = None
+
+    def pids(self) -> dict[str, int]:
+        found = {"stack": os.getpid()}
+        if self.pg and self.pg.process:
+            found["postgres"] = self.pg.process.pid
+        if self.postgrest and self.postgrest.process:
+            found["postgrest"] = self.postgrest.process.pid
+        return found
+
+    def describe(self) -> dict[str, object]:
+        assert self.pg is not None
+        return {
+            "api": self.api_url,
+            "health": f"{self.api_url}/api/health",
+            "supabase_url": self.supabase_url,
+            "rest": f"{self.supabase_url}/rest/v1",
+            "postgres": self.pg.dsn,
+            "postgres_kind": self.pg.kind,
+            "anon_key": self.config.anon_key,
+            "service_role_key": self.config.service_role_key,
+            "logs": str(self.logs),
+            "pids": self.pids(),
+        }
+
+
+def _print_table(info: dict[str, object], started_s: float) -> None:
+    rows = [
+        ("api functions", info["api"]),
+        ("health", info["health"]),
+        ("Supabase URL", info["supabase_url"]),
+        ("  REST", info["rest"]),
+        ("Postgres", f"{info['postgres']}  ({info['postgres_kind']})"),
+        ("anon key", info["anon_key"]),
+        ("service_role key", info["service_role_key"]),
+        ("logs", info["logs"]),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"\nSockless local stack is up in {started_s:.1f}s\n")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    print("\n  user token: .venv/bin/python -m dev.token --sub alice")
+    print("  Ctrl-C stops everything.\n", flush=True)
+
+
+def _configure_logging(logs: Path, level: str) -> None:
+    logs.mkdir(parents=True, exist_ok=True)
+    file_handler = logging.FileHandler(logs / "api.log")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("sockless", "uvicorn", "uvicorn.error"):
+        logging.getLogger(name).addHandler(file_handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    stack_log = logging.getLogger("sockless.stack")
+    stack_log.addHandler(console)
+    for name in ("sockless.vercel", "sockless.stack"):
+        logging.getLogger(name).setLevel(level.upper())
+        logging.getLogger(name).addHandler(console)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dev.stack", description=__doc__)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+
+    write_local_env()
+    load_into_environ()
+    config = StackConfig.from_env()
+    _configure_logging(config.data_dir / "logs", args.log_level)
+
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    started = time.monotonic()
+    stack = Stack(config)
+    state_file = config.data_dir / "stack.json"
+    try:
+        stack.start()
+    except (PortBusy, postgres.PostgresError, migrate.MigrationError, RuntimeError) as exc:
+        print(f"\nmake dev: {exc}\n", file=sys.stderr)
+        return 1
+    try:
+        info = stack.describe()
+        state_file.write_text(json.dumps(info, indent=2))
+        _print_table(info, time.monotonic() - started)
+        while not stopping.wait(0.5):
+            pass
+        print("stopping...", flush=True)
+    finally:
+        stack.stop()
+        state_file.unlink(missing_ok=True)
+    print("stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

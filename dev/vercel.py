@@ -1,0 +1,391 @@
+"""Serve api/ the way Vercel does, for `make dev` and the tests.
+
+- Every `api/**/*.py` is a function at the same URL (`api/health.py` -> `/api/health`,
+  `api/index.py` -> `/api`, `api/users/[id].py` -> `/api/users/<id>`), except paths with a
+  segment starting `_` or `.`; each module's top-level `app` (or `application`) is called.
+- The filesystem wins; then `vercel.json` rewrites apply in order (path-to-regexp sources,
+  `$1` / `:name` destinations). The function sees the *original* path in its ASGI scope, as on
+  Vercel. `headers` rules add response headers. Anything else: a JSON 404.
+- `public/` is served as static files, as Vercel serves it.
+- Every `crons` entry is called on its schedule (UTC) as Vercel calls it: GET,
+  `Authorization: Bearer $CRON_SECRET`, `user-agent: vercel-cron/1.0`.
+- Changed code under the project (api/, lib/, ...) is reloaded on the next request, without
+  restarting the stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import logging
+import mimetypes
+import re
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+from croniter import croniter
+from starlette.responses import FileResponse, JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger("sockless.vercel")
+RELOAD_CHECK_S = 0.5
+NOT_SOURCE = {".venv", "node_modules", ".data", ".git", "dev", "tests", "bench", "worker"}
+
+
+class FunctionError(RuntimeError):
+    """A function module could not be loaded (import error, no `app`)."""
+
+
+@dataclass(frozen=True)
+class Function:
+    route: re.Pattern[str]
+    path: Path
+
+    def matches(self, url_path: str) -> bool:
+        return bool(self.route.fullmatch(url_path.rstrip("/") or "/"))
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    source: re.Pattern[str]
+    destination: str
+
+    def apply(self, url_path: str) -> str | None:
+        match = self.source.fullmatch(url_path)
+        if not match:
+            return None
+        result = self.destination
+        for index, value in enumerate(match.groups(), start=1):
+            result = result.replace(f"${index}", value or "")
+        for name, value in match.groupdict().items():
+            result = re.sub(rf":{name}\b[*+?]?", value or "", result)
+        return result
+
+
+@dataclass(frozen=True)
+class HeaderRule:
+    source: re.Pattern[str]
+    headers: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class CronJob:
+    path: str
+    schedule: str
+
+    def due(self, at: datetime) -> bool:
+        return bool(croniter.match(self.schedule, at.replace(second=0, microsecond=0)))
+
+
+def source_pattern(source: str) -> re.Pattern[str]:
+    """Vercel's path-to-regexp subset: `:name`, `:name*`, `:name+`, `:name?`, `(regex)`."""
+    out, i = "", 0
+    while i < len(source):
+        char = source[i]
+        if char == ":":
+            match = re.match(r":([A-Za-z_]\w*)(\([^)]*\))?([*+?]?)", source[i:])
+            if not match:
+                raise ValueError(f"bad source pattern {source!r}")
+            name, custom, modifier = match.groups()
+            body = custom[1:-1] if custom else "[^/]+"
+            if modifier in ("*", "+"):
+                body = ".*" if modifier == "*" else ".+"
+            group = f"(?P<{name}>{body})"
+            if modifier in ("?", "*") and out.endswith("/"):
+                out = out[:-1] + f"(?:/{group})?"
+            else:
+                out += group
+            i += match.end()
+        elif char == "(":
+            depth, j = 0, i
+            while j < len(source):
+                depth += {"(": 1, ")": -1}.get(source[j], 0)
+                if depth == 0:
+                    break
+                j += 1
+            out += source[i : j + 1]
+            i = j + 1
+        else:
+            out += re.escape(char)
+            i += 1
+    return re.compile(out)
+
+
+def function_route(relative: Path) -> re.Pattern[str]:
+    parts = list(relative.with_suffix("").parts)
+    if parts[-1] == "index":
+        parts = parts[:-1]
+    pattern = ""
+    for part in parts:
+        dynamic = re.fullmatch(r"\[(\.\.\.)?(\w+)\]", part)
+        if dynamic:
+            body = ".+" if dynamic[1] else "[^/]+"
+            pattern += f"/(?P<{dynamic[2]}>{body})"
+        else:
+            pattern += "/" + re.escape(part)
+    return re.compile(pattern or "/")
+
+
+def discover_functions(root: Path) -> list[Function]:
+    """The files Vercel makes functions of: api/**/*.py minus `/_` and `/.` paths."""
+    found = []
+    for path in sorted((root / "api").rglob("*.py")):
+        relative = path.relative_to(root)
+        if any(part.startswith(("_", ".")) for part in relative.parts):
+            continue
+        found.append(Function(route=function_route(relative), path=path))
+    # Static segments before dynamic ones, as Vercel's router prefers them.
+    return sorted(found, key=lambda f: ("(?P<" in f.route.pattern, f.route.pattern))
+
+
+@dataclass
+class VercelConfig:
+    rewrites: list[Rewrite]
+    headers: list[HeaderRule]
+    crons: list[CronJob]
+
+    @classmethod
+    def load(cls, root: Path) -> VercelConfig:
+        path = root / "vercel.json"
+        data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        return cls(
+            rewrites=[
+                Rewrite(source_pattern(r["source"]), r["destination"])
+                for r in data.get("rewrites", [])
+            ],
+            headers=[
+                HeaderRule(
+                    source_pattern(h["source"]),
+                    tuple((x["key"], x["value"]) for x in h.get("headers", [])),
+                )
+                for h in data.get("headers", [])
+            ],
+            crons=[CronJob(c["path"], c["schedule"]) for c in data.get("crons", [])],
+        )
+
+
+class VercelDev:
+    """The ASGI app that stands in for Vercel's router in front of api/ functions."""
+
+    def __init__(self, root: Path, *, cron_secret: str = "", base_url: str | None = None):
+        self.root = root.resolve()
+        self.cron_secret = cron_secret
+        self.base_url = base_url
+        self._modules: dict[Path, ASGIApp] = {}
+        self._stamp = self._source_stamp()
+        self._checked = time.monotonic()
+        self._load_config()
+        self.cron_calls: list[tuple[str, int]] = []
+
+    # -- routing -------------------------------------------------------------------------------
+    def _load_config(self) -> None:
+        self.functions = discover_functions(self.root)
+        self.config = VercelConfig.load(self.root)
+
+    def resolve(self, url_path: str) -> Function | Path | None:
+        """The function (or public file) that serves `url_path`, after rewrites."""
+        target = self._filesystem(url_path)
+        if target is not None:
+            return target
+        for rewrite in self.config.rewrites:
+            destination = rewrite.apply(url_path)
+            if destination is not None:
+                return self._filesystem(destination.split("?", 1)[0])
+        return None
+
+    def _filesystem(self, url_path: str) -> Function | Path | None:
+        for function in self.functions:
+            if function.matches(url_path):
+                return function
+        public = (self.root / "public").resolve()
+        candidate = (public / url_path.lstrip("/")).resolve()
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        if candidate.is_file() and candidate.is_relative_to(public):
+            return candidate
+        return None
+
+    # -- code reload ---------------------------------------------------------------------------
+    def _source_files(self) -> list[Path]:
+        files = [self.root / "vercel.json"]
+        for path in self.root.rglob("*.py"):
+            relative = path.relative_to(self.root)
+            if relative.parts[0] not in NOT_SOURCE:
+                files.append(path)
+        return files
+
+    def _source_stamp(self) -> tuple[float, int]:
+        stats = [p.stat().st_mtime for p in self._source_files() if p.exists()]
+        return (max(stats, default=0.0), len(stats))
+
+    def _maybe_reload(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < RELOAD_CHECK_S:
+            return
+        self._checked = now
+        stamp = self._source_stamp()
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        self._modules.clear()
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if not file:
+                continue
+            path = Path(file).resolve()
+            if (
+                path.is_relative_to(self.root)
+                and path.relative_to(self.root).parts[0] not in NOT_SOURCE
+            ):
+                del sys.modules[name]
+        self._load_config()
+        log.info("reloaded changed code")
+
+    def _app(self, function: Function) -> ASGIApp:
+        if function.path not in self._modules:
+            self._modules[function.path] = load_function(self.root, function.path)
+        return self._modules[function.path]
+
+    # -- ASGI ----------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        self._maybe_reload()
+        path = scope["path"]
+        extra = [
+            (key.lower().encode(), value.encode())
+            for rule in self.config.headers
+            if rule.source.fullmatch(path)
+            for key, value in rule.headers
+        ]
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start" and extra:
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        target = self.resolve(path)
+        if target is None:
+            response = JSONResponse(
+                {"error": {"code": "NOT_FOUND", "message": f"no function or file serves {path}"}},
+                status_code=404,
+            )
+            await response(scope, receive, send_with_headers)
+            return
+        if isinstance(target, Path):
+            media_type = mimetypes.guess_type(target.name)[0]
+            await FileResponse(target, media_type=media_type)(scope, receive, send_with_headers)
+            return
+        await self._invoke(target, scope, receive, send_with_headers)
+
+    async def _invoke(self, function: Function, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        relative = function.path.relative_to(self.root)
+        try:
+            app = self._app(function)
+            await app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.exception("function %s failed", relative)
+            if started:
+                return
+            body = {
+                "error": {
+                    "code": "FUNCTION_INVOCATION_FAILED",
+                    "message": f"{relative}: {exc.__class__.__name__}: {exc}",
+                }
+            }
+            await JSONResponse(body, status_code=500)(scope, receive, send)
+
+    # -- crons ---------------------------------------------------------------------------------
+    async def call_cron(self, job: CronJob) -> int:
+        """Call one cron path exactly as Vercel does; returns the HTTP status."""
+        if self.base_url is None:
+            raise RuntimeError("crons need the server's base_url")
+        headers = {
+            "user-agent": "vercel-cron/1.0",
+            "x-vercel-cron-schedule": job.schedule,
+        }
+        if self.cron_secret:
+            headers["authorization"] = f"Bearer {self.cron_secret}"
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=300) as client:
+            try:
+                response = await client.get(job.path, headers=headers)
+                status = response.status_code
+            except httpx.HTTPError as exc:
+                log.warning("cron %s failed: %s", job.path, exc)
+                status = 0
+        self.cron_calls.append((job.path, status))
+        log.info("cron %s -> %s", job.path, status)
+        return status
+
+    async def run_due(self, at: datetime) -> list[CronJob]:
+        """Call every job due at minute `at` (concurrently, like Vercel's independent calls)."""
+        due = [job for job in self.config.crons if job.due(at)]
+        async with asyncio.TaskGroup() as group:
+            for job in due:
+                group.create_task(self.call_cron(job), name=f"cron {job.path}")
+        return due
+
+    async def run_crons(self) -> None:
+        """Forever: at each UTC minute, call the jobs due then."""
+        while True:
+            now = datetime.now(UTC)
+            next_minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+            await asyncio.sleep((next_minute - now).total_seconds())
+            self._maybe_reload()
+            await self.run_due(next_minute)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        task: asyncio.Task[None] | None = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.base_url is not None:
+                    task = asyncio.create_task(self.run_crons(), name="vercel-crons")
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def load_function(root: Path, path: Path) -> ASGIApp:
+    """Import one function file as Vercel does: project root importable, top-level `app`."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    relative = path.relative_to(root)
+    name = "vercel_fn." + ".".join(relative.with_suffix("").parts).replace("[", "_").replace(
+        "]", "_"
+    )
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise FunctionError(f"{relative}: cannot be imported")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise FunctionError(f"{relative} failed to import: {exc!r}") from exc
+    app = getattr(module, "app", None) or getattr(module, "application", None)
+    if app is None:
+        raise FunctionError(f"{relative} defines no top-level `app`")
+    return app  # type: ignore[no-any-return]

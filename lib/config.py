@@ -1,0 +1,114 @@
+"""Typed settings, read from the environment once per cold start and passed down.
+
+`load_settings(env)` is pure (tests hand it a dict); `settings()` caches the process-wide
+result so a warm Vercel instance does not re-parse its environment on every invocation.
+Secrets are `Secret` values: their repr is masked, `.get()` reveals them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Literal
+
+Environment = Literal["development", "preview", "production"]
+RealtimeProvider = Literal["pusher", "supabase", "memory"]
+
+
+class Secret:
+    """A string that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    environment: Environment = "development"
+    version: str = "dev"
+    supabase_url: str = "http://127.0.0.1:54321"
+    supabase_anon_key: Secret = field(default_factory=lambda: Secret(""))
+    supabase_service_role_key: Secret = field(default_factory=lambda: Secret(""))
+    supabase_jwt_secret: Secret = field(default_factory=lambda: Secret(""))
+    realtime_provider: RealtimeProvider = "pusher"
+    pusher_app_id: str = ""
+    pusher_key: str = ""
+    pusher_secret: Secret = field(default_factory=lambda: Secret(""))
+    pusher_cluster: str = "mt1"
+    pusher_host: str | None = None
+    pusher_port: int | None = None
+    cron_secret: Secret = field(default_factory=lambda: Secret(""))
+    db_timeout_s: float = 5.0
+
+    @property
+    def debug(self) -> bool:
+        """Stack traces in error bodies only when developing locally."""
+        return self.environment == "development"
+
+
+def _choice[T: str](value: str, allowed: tuple[T, ...], name: str) -> T:
+    for option in allowed:
+        if value == option:
+            return option
+    raise ValueError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build settings from an environment mapping; raises ValueError naming a bad variable."""
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(name, default).strip()
+
+    def secret(name: str) -> Secret:
+        return Secret(get(name))
+
+    port = get("PUSHER_PORT")
+    environment = get("SOCKLESS_ENV") or get("VERCEL_ENV") or "development"
+    return Settings(
+        environment=_choice(environment, ("development", "preview", "production"), "SOCKLESS_ENV"),
+        version=get("VERCEL_GIT_COMMIT_SHA")[:12] or get("SOCKLESS_VERSION") or "dev",
+        supabase_url=get("SUPABASE_URL", "http://127.0.0.1:54321").rstrip("/"),
+        supabase_anon_key=secret("SUPABASE_ANON_KEY"),
+        supabase_service_role_key=secret("SUPABASE_SERVICE_ROLE_KEY"),
+        supabase_jwt_secret=secret("SUPABASE_JWT_SECRET"),
+        realtime_provider=_choice(
+            get("REALTIME_PROVIDER", "pusher"),
+            ("pusher", "supabase", "memory"),
+            "REALTIME_PROVIDER",
+        ),
+        pusher_app_id=get("PUSHER_APP_ID"),
+        pusher_key=get("PUSHER_KEY"),
+        pusher_secret=secret("PUSHER_SECRET"),
+        pusher_cluster=get("PUSHER_CLUSTER", "mt1"),
+        pusher_host=get("PUSHER_HOST") or None,
+        pusher_port=int(port) if port else None,
+        cron_secret=secret("CRON_SECRET"),
+        db_timeout_s=float(get("SUPABASE_TIMEOUT_S", "5") or 5),
+    )
+
+
+@cache
+def settings() -> Settings:
+    """The settings of this process (one cold start), read once."""
+    return load_settings(os.environ)

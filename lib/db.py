@@ -1,0 +1,119 @@
+"""Data access through Supabase (PostgREST) with the service role.
+
+The client is created on first use and reused by later invocations of a warm instance.
+PostgREST errors become our errors in one place (`map_error`):
+
+    unique violation (23505)              -> Conflict
+    RLS / permission (42501), JWT (PGRST3xx) -> Forbidden
+    raise ... using errcode 'P0001'..     -> BadRequest with the function's message
+    unknown function/table (PGRST202/42883/42P01) -> ServiceUnavailable (schema not migrated)
+    unreachable / timeout                 -> ServiceUnavailable with Retry-After
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from lib.config import Settings, settings
+from lib.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    SocklessError,
+)
+
+if TYPE_CHECKING:
+    from supabase import AsyncClient
+
+RETRY_AFTER_S = 2
+
+
+def map_error(exc: Exception) -> SocklessError:
+    """Translate a PostgREST or transport failure into a SocklessError (caller chains it)."""
+    if isinstance(exc, httpx.TransportError):
+        return ServiceUnavailable("the database is unreachable", retry_after=RETRY_AFTER_S)
+    code = str(getattr(exc, "code", "") or "")
+    message = str(getattr(exc, "message", "") or exc)
+    if code == "23505":
+        return Conflict("that already exists", details={"constraint": _detail(exc)})
+    if code in {"42501"} or code.startswith("PGRST3"):
+        return Forbidden("not allowed")
+    if code in {"23503", "23502", "23514", "22P02", "22023", "P0001"}:
+        return BadRequest(message)
+    if code == "P0002":
+        return NotFound(message)
+    if code in {"PGRST202", "42883", "42P01", "PGRST205"}:
+        return ServiceUnavailable("the database schema is not ready", retry_after=RETRY_AFTER_S)
+    if code.startswith("PGRST0") or code in {"57014", "53300", "57P01"}:
+        return ServiceUnavailable("the database is busy", retry_after=RETRY_AFTER_S)
+    return SocklessError("database error")
+
+
+def _detail(exc: Exception) -> str:
+    return str(getattr(exc, "details", "") or "")
+
+
+class Database:
+    """A lazily connected Supabase client for one set of settings."""
+
+    def __init__(self, config: Settings, *, http: httpx.AsyncClient | None = None) -> None:
+        self._config = config
+        self._http = http
+        self._client: AsyncClient | None = None
+
+    async def client(self) -> AsyncClient:
+        if self._client is None:
+            from supabase import AsyncClientOptions, acreate_client
+
+            options = AsyncClientOptions(
+                postgrest_client_timeout=self._config.db_timeout_s,
+                auto_refresh_token=False,
+                persist_session=False,
+                httpx_client=self._http,
+            )
+            self._client = await acreate_client(
+                self._config.supabase_url,
+                self._config.supabase_service_role_key.get(),
+                options,
+            )
+        return self._client
+
+    async def rpc(self, name: str, **params: Any) -> Any:
+        """Call a SQL function (one transaction) and return its JSON result."""
+        from postgrest.exceptions import APIError
+
+        client = await self.client()
+        try:
+            response = await client.rpc(name, params).execute()
+        except (APIError, httpx.HTTPError) as exc:
+            raise map_error(exc) from exc
+        return response.data
+
+    async def select(self, table: str, columns: str = "*", **equals: Any) -> list[dict[str, Any]]:
+        """Rows of `table` whose columns equal the given values."""
+        from postgrest.exceptions import APIError
+
+        client = await self.client()
+        query = client.table(table).select(columns)
+        for column, value in equals.items():
+            query = query.eq(column, value)
+        try:
+            response = await query.execute()
+        except (APIError, httpx.HTTPError) as exc:
+            raise map_error(exc) from exc
+        return list(response.data)
+
+
+_databases: dict[Settings, Database] = {}
+
+
+def database(config: Settings | None = None) -> Database:
+    """The process-wide Database for these settings (created lazily, never at import)."""
+    config = config or settings()
+    if config not in _databases:
+        _databases[config] = Database(config)
+    return _databases[config]

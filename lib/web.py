@@ -1,0 +1,180 @@
+"""Building blocks for the ASGI `app` every api/*.py exposes.
+
+`function(GET=..., POST=...)` turns plain async handlers into an app that:
+- gives each request an id (Vercel's `x-vercel-id`, a caller's `x-request-id`, or a new one)
+  and echoes it in `x-request-id`;
+- answers every error as JSON `{"error": {"code", "message", "requestId", ...}}`, mapping
+  `SocklessError` by its status and anything unexpected to a 500 that leaks no stack trace
+  outside development;
+- writes one JSON log line per request to stdout (what Vercel collects).
+
+A function app ignores its path (Vercel rewrites keep the original path in the scope), so a
+handler that serves several URLs reads `request.url.path` itself. Apps hold no module-level
+state, so several can be mounted in one ASGI process (the planned Lambda target).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lib.config import Settings, settings
+from lib.errors import MethodNotAllowed, SocklessError
+
+Handler = Callable[[Request], Awaitable[Response | Mapping[str, Any] | list[Any]]]
+
+log = logging.getLogger("sockless")
+
+
+class JsonLogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def _configure_logging() -> None:
+    if log.handlers:
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonLogFormatter())
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return JSONResponse(data, status_code=status, headers=dict(headers or {}))
+
+
+def error_body(exc: SocklessError, request_id: str) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": exc.code, "message": exc.message, "requestId": request_id}
+    if exc.details:
+        error["details"] = exc.details
+    return {"error": error}
+
+
+def error_response(exc: SocklessError, request_id: str) -> Response:
+    headers = {"x-request-id": request_id}
+    if exc.retry_after is not None:
+        headers["retry-after"] = str(exc.retry_after)
+    return json_response(error_body(exc, request_id), exc.status, headers)
+
+
+def request_id_of(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name in (b"x-vercel-id", b"x-request-id"):
+            return value.decode("latin-1")[:128]
+    return uuid.uuid4().hex
+
+
+def request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id") or request_id_of(request.scope))
+
+
+class RequestContext:
+    """ASGI middleware: request id, one log line, and the last word on errors."""
+
+    def __init__(self, app: ASGIApp, *, config: Callable[[], Settings] = settings) -> None:
+        self.app = app
+        self.config = config
+        _configure_logging()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = request_id_of(scope)
+        scope.setdefault("state", {})["request_id"] = rid
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if response_started:
+                raise
+            wrapped = exc if isinstance(exc, SocklessError) else SocklessError()
+            if not isinstance(exc, SocklessError):
+                log.error(
+                    "unhandled error",
+                    exc_info=exc,
+                    extra={"fields": {"request_id": rid, "path": scope.get("path")}},
+                )
+                if self.config().debug:
+                    wrapped.details = {"exception": repr(exc), "trace": traceback.format_exc()}
+            await error_response(wrapped, rid)(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "request_id": rid,
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    }
+                },
+            )
+
+
+def function(**handlers: Handler) -> ASGIApp:
+    """An api/ function app dispatching on HTTP method: `function(GET=health)`."""
+    allowed = {method.upper(): handler for method, handler in handlers.items()}
+    if "GET" in allowed and "HEAD" not in allowed:
+        allowed["HEAD"] = allowed["GET"]
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        request = Request(scope, receive)
+        handler = allowed.get(request.method)
+        if handler is None:
+            methods = ", ".join(sorted(allowed))
+            raise MethodNotAllowed(f"{request.method} is not allowed here; use {methods}")
+        result = await handler(request)
+        response = result if isinstance(result, Response) else json_response(result)
+        await response(scope, receive, send)
+
+    return RequestContext(app)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
