@@ -3,7 +3,7 @@
 //   node tests/js/pusher/client.js '{"host":"127.0.0.1","port":6001,"key":"k",
 //                                    "authEndpoint":"http://127.0.0.1:PORT/auth", ...}'
 //
-// stdin:  one JSON command per line: {"op":"subscribe","channel":"private-x"},
+// stdin:  one JSON command per line: {"op":"subscribe","channel":"private-x","bind":[names]},
 //         {"op":"unsubscribe",...}, {"op":"trigger","channel","event","data"},
 //         {"op":"signin"}, {"op":"disconnect"}
 // stdout: one JSON observation per line, e.g. {"type":"connected","socket_id":"1.2"},
@@ -41,11 +41,18 @@ pusher.connection.bind('state_change', ({ previous, current }) => {
 pusher.connection.bind('error', (error) => emit({ type: 'error', error }));
 pusher.connection.bind('message', (message) => {
   if (message.event === 'pusher:signin_success') emit({ type: 'signed_in', data: message.data });
+  if (message.event === 'pusher_internal:subscription_succeeded' && message.channel?.startsWith('#server-to-user-')) {
+    emit({ type: 'user_channel_ready', channel: message.channel });
+  }
 });
 pusher.user.bind_global((event, data) => emit({ type: 'user_event', event, data }));
 
-function subscribe(name) {
+function subscribe(name, bind = []) {
   const channel = pusher.subscribe(name);
+  // Global bindings get no metadata (user_id on presence client events); named ones do.
+  for (const event of bind) {
+    channel.bind(event, (data, metadata) => emit({ type: 'bound_event', channel: name, event, data, metadata }));
+  }
   channel.bind('pusher:subscription_succeeded', (data) => {
     const members = channel.members
       ? { count: channel.members.count, me: channel.members.me, ids: Object.keys(channel.members.members) }
@@ -56,14 +63,14 @@ function subscribe(name) {
   channel.bind('pusher:cache_miss', () => emit({ type: 'cache_miss', channel: name }));
   channel.bind('pusher:member_added', (member) => emit({ type: 'member_added', channel: name, member }));
   channel.bind('pusher:member_removed', (member) => emit({ type: 'member_removed', channel: name, member }));
-  channel.bind_global((event, data, metadata) => {
+  channel.bind_global((event, data) => {
     if (event.startsWith('pusher:') || event.startsWith('pusher_internal:')) return;
-    emit({ type: 'event', channel: name, event, data, metadata });
+    emit({ type: 'event', channel: name, event, data });
   });
 }
 
 const commands = {
-  subscribe: ({ channel }) => subscribe(channel),
+  subscribe: ({ channel, bind }) => subscribe(channel, bind),
   unsubscribe: ({ channel }) => pusher.unsubscribe(channel),
   trigger: ({ channel, event, data }) => {
     try {
