@@ -53,9 +53,12 @@ def sdk(address: ServerAddress, *, secret: str | None = None,
 def signed_request(address: ServerAddress, method: str, path: str, *, body: object = None,
                    params: dict[str, str] | None = None, secret: str | None = None,
                    timestamp: int | None = None, raw_body: bytes | None = None) -> httpx.Response:
-    """Send one HTTP API request signed like the SDK (`raw_body` is sent instead of `body`
-    after signing `body`, to tamper with it)."""
-    signed_body = b"" if body is None else json.dumps(body).encode()
+    """Send one HTTP API request signed like the SDK. `body` is JSON-encoded unless it is
+    bytes; `raw_body`, if given, is sent instead of the signed body (tampering)."""
+    if isinstance(body, bytes):
+        signed_body = body
+    else:
+        signed_body = b"" if body is None else json.dumps(body).encode()
     query = sign_request(
         key=address.key, secret=secret or address.secret, method=method, path=path,
         params=params or {}, body=signed_body,
