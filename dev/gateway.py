@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,13 +48,21 @@ class Gateway:
     def app(self) -> Starlette:
         methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"]
         return Starlette(
+            lifespan=self._lifespan,
             routes=[
                 Route("/rest/v1/{path:path}", self.rest, methods=methods),
                 Route("/realtime/v1/api/broadcast", self.broadcast, methods=["POST"]),
                 Route("/_dev/broadcasts", self.list_broadcasts, methods=["GET", "DELETE"]),
                 Route("/{path:path}", self.not_found, methods=methods),
-            ]
+            ],
         )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        yield
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:

@@ -12,11 +12,14 @@ throwaway cluster with durability off for speed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +109,8 @@ def _start_binaries(data_dir: Path, port: int, log_path: Path, *, ephemeral: boo
     user = RUN_AS if _is_root() else None
     log_path.parent.mkdir(parents=True, exist_ok=True)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if user and not _reachable_by(data_dir.parent, user):
+        data_dir = _outside_private_home(data_dir)
     if not (data_dir / "PG_VERSION").exists():
         _initdb(data_dir, log_path, user)
     _give_to_postgres(data_dir)
@@ -144,13 +149,45 @@ def _start_binaries(data_dir: Path, port: int, log_path: Path, *, ephemeral: boo
     return handle
 
 
+def _reachable_by(path: Path, user: str) -> bool:
+    """Can `user` traverse every directory down to `path` (it is root's tree otherwise)?"""
+    entry = pwd.getpwnam(user)
+    for directory in [path.resolve(), *path.resolve().parents]:
+        mode = directory.stat()
+        if mode.st_uid == entry.pw_uid:
+            continue
+        if mode.st_gid == entry.pw_gid and mode.st_mode & stat.S_IXGRP:
+            continue
+        if not mode.st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def _outside_private_home(data_dir: Path) -> Path:
+    """A stable place the postgres user can reach, for a data dir under e.g. /root (0700).
+
+    `<parent>/postgres.location` names it; when that marker is gone (`make reset` wiped the
+    parent), the old cluster at the stable place is wiped too, so a reset is a real reset.
+    """
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+    home = Path("/var/tmp") / f"sockless-{digest}"  # noqa: S108 - root-owned, 0755, named per project
+    target = home / data_dir.name
+    marker = data_dir.parent / f"{data_dir.name}.location"
+    if not marker.exists() and home.exists():
+        shutil.rmtree(home)
+    home.mkdir(mode=0o755, exist_ok=True)
+    marker.write_text(str(target) + "\n")
+    return target
+
+
 def _initdb(data_dir: Path, log_path: Path, user: str | None) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     _give_to_postgres(data_dir)
-    pwfile = data_dir.parent / f".{data_dir.name}.pw"
-    pwfile.write_text(PASSWORD + "\n")
-    _give_to_postgres(pwfile)
-    try:
+    with tempfile.TemporaryDirectory(prefix="sockless-initdb-") as scratch:
+        pwfile = Path(scratch) / "pw"
+        pwfile.write_text(PASSWORD + "\n")
+        _give_to_postgres(Path(scratch))
+        _give_to_postgres(pwfile)
         result = subprocess.run(
             [
                 "initdb", "-D", str(data_dir), "-U", SUPERUSER, f"--pwfile={pwfile}",
@@ -161,8 +198,6 @@ def _initdb(data_dir: Path, log_path: Path, user: str | None) -> None:
             user=user,
             check=False,
         )  # fmt: skip
-    finally:
-        pwfile.unlink(missing_ok=True)
     with log_path.open("ab") as log:
         log.write(result.stdout + result.stderr)
     if result.returncode != 0:

@@ -48,12 +48,13 @@ class StackConfig:
     seed: bool = True
     database_url: str | None = None
     project_root: Path = ROOT
+    migrations_dir: Path = migrate.MIGRATIONS
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackConfig:
         env = dict(os.environ if env is None else env)
         return cls(
-            data_dir=ROOT / ".data",
+            data_dir=Path(env.get("SOCKLESS_DATA_DIR") or ROOT / ".data"),
             jwt_secret=env["SUPABASE_JWT_SECRET"],
             anon_key=env["SUPABASE_ANON_KEY"],
             service_role_key=env["SUPABASE_SERVICE_ROLE_KEY"],
@@ -152,7 +153,7 @@ class Stack:
             database_url=cfg.database_url,
         )
         self.applied_migrations = migrate.prepare(
-            self.pg.dsn, seed=migrate.SEED if cfg.seed else None
+            self.pg.dsn, migrations=cfg.migrations_dir, seed=migrate.SEED if cfg.seed else None
         )
         self.postgrest = Postgrest(
             db_uri=self.pg.dsn_for(user="authenticator", password=postgres.PASSWORD),
@@ -167,7 +168,9 @@ class Stack:
         sock = bind_socket(
             cfg.gateway_port, what="Supabase gateway", env_var="SOCKLESS_GATEWAY_PORT"
         )
-        self.servers["gateway"] = BackgroundServer(self.gateway.app(), sock, name="gateway").start()
+        self.servers["gateway"] = BackgroundServer(
+            self.gateway.app(), sock, name="gateway", lifespan="on"
+        ).start()
 
         os.environ.update(self.env())
         sock = bind_socket(cfg.api_port, what="api functions", env_var="SOCKLESS_API_PORT")
@@ -247,10 +250,11 @@ def _configure_logging(logs: Path, level: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dev.stack", description=__doc__)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--env-file", type=Path, default=ROOT / ".env", help="written if missing")
     args = parser.parse_args(argv)
 
-    write_local_env()
-    load_into_environ()
+    write_local_env(target=args.env_file)
+    load_into_environ(args.env_file)
     config = StackConfig.from_env()
     _configure_logging(config.data_dir / "logs", args.log_level)
 

@@ -172,6 +172,44 @@ class VercelConfig:
         )
 
 
+class Lifespan:
+    """Runs one function app's ASGI lifespan, as Vercel's runtime does (lifespan="auto"):
+    startup when the function is first loaded, shutdown when the server stops."""
+
+    def __init__(self, app: ASGIApp, name: str) -> None:
+        self.app = app
+        self.name = name
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.supported = True
+
+    async def _run(self) -> None:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        try:
+            await self.app(scope, self._inbox.get, self._outbox.put)
+        except Exception:  # an app without lifespan support may raise: that is allowed
+            log.debug("%s does not support lifespan", self.name)
+        # Returning (or raising) before completing the protocol means "unsupported".
+        self.supported = False
+        await self._outbox.put({"type": "lifespan.unsupported"})
+
+    async def startup(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"lifespan {self.name}")
+        await self._inbox.put({"type": "lifespan.startup"})
+        reply = await self._outbox.get()
+        if reply["type"] == "lifespan.startup.failed":
+            raise FunctionError(f"{self.name} startup failed: {reply.get('message', '')}")
+
+    async def shutdown(self) -> None:
+        if self._task is None:
+            return
+        if self.supported and not self._task.done():
+            await self._inbox.put({"type": "lifespan.shutdown"})
+            await asyncio.wait_for(self._outbox.get(), timeout=10)
+        await asyncio.wait_for(self._task, timeout=10)
+
+
 class VercelDev:
     """The ASGI app that stands in for Vercel's router in front of api/ functions."""
 
@@ -180,6 +218,8 @@ class VercelDev:
         self.cron_secret = cron_secret
         self.base_url = base_url
         self._modules: dict[Path, ASGIApp] = {}
+        self._lifespans: list[Lifespan] = []
+        self._retired: list[Lifespan] = []  # reloaded away; shut down with the server
         self._stamp = self._source_stamp()
         self._checked = time.monotonic()
         self._load_config()
@@ -236,6 +276,8 @@ class VercelDev:
             return
         self._stamp = stamp
         self._modules.clear()
+        self._retired.extend(self._lifespans)
+        self._lifespans = []
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None)
             if not file:
@@ -249,9 +291,13 @@ class VercelDev:
         self._load_config()
         log.info("reloaded changed code")
 
-    def _app(self, function: Function) -> ASGIApp:
+    async def _app(self, function: Function) -> ASGIApp:
         if function.path not in self._modules:
-            self._modules[function.path] = load_function(self.root, function.path)
+            app = load_function(self.root, function.path)
+            lifespan = Lifespan(app, str(function.path.relative_to(self.root)))
+            await lifespan.startup()
+            self._lifespans.append(lifespan)
+            self._modules[function.path] = app
         return self._modules[function.path]
 
     # -- ASGI ----------------------------------------------------------------------------------
@@ -299,7 +345,7 @@ class VercelDev:
 
         relative = function.path.relative_to(self.root)
         try:
-            app = self._app(function)
+            app = await self._app(function)
             await app(scope, receive, tracking_send)
         except Exception as exc:
             log.exception("function %s failed", relative)
@@ -365,6 +411,11 @@ class VercelDev:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                for lifespan in [*self._retired, *self._lifespans]:
+                    try:
+                        await lifespan.shutdown()
+                    except Exception:
+                        log.exception("%s shutdown failed", lifespan.name)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -107,6 +107,12 @@ class Database:
             raise map_error(exc) from exc
         return list(response.data)
 
+    async def aclose(self) -> None:
+        """Close the connection pool (lifespan shutdown); the next call reconnects."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.postgrest.aclose()
+
 
 _databases: dict[Settings, Database] = {}
 
@@ -117,3 +123,9 @@ def database(config: Settings | None = None) -> Database:
     if config not in _databases:
         _databases[config] = Database(config)
     return _databases[config]
+
+
+async def close_all() -> None:
+    """Close every process-wide Database (an app's lifespan shutdown calls this)."""
+    for db in list(_databases.values()):
+        await db.aclose()

