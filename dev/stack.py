@@ -9,9 +9,11 @@ process it started. `.data/stack.json` records what is running (urls, pids) whil
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -25,6 +27,7 @@ from dev.env import ROOT, load_into_environ, write_local_env
 from dev.gateway import Gateway
 from dev.ports import PortBusy, bind_socket, ensure_free, free_port
 from dev.postgrest import Postgrest
+from dev.realtime import RealtimeConfig, ServerAddress, serve_in_thread
 from dev.servers import BackgroundServer
 from dev.vercel import VercelDev
 
@@ -40,10 +43,15 @@ class StackConfig:
     anon_key: str
     service_role_key: str
     cron_secret: str
+    pusher_app_id: str
+    pusher_key: str
+    pusher_secret: str
+    pusher_webhook_url: str | None = None
     db_port: int = 54322
     gateway_port: int = 54321
     postgrest_port: int = 54329
     api_port: int = 3000
+    realtime_port: int = 6001
     ephemeral: bool = False
     seed: bool = True
     database_url: str | None = None
@@ -59,10 +67,15 @@ class StackConfig:
             anon_key=env["SUPABASE_ANON_KEY"],
             service_role_key=env["SUPABASE_SERVICE_ROLE_KEY"],
             cron_secret=env.get("CRON_SECRET", ""),
+            pusher_app_id=env["PUSHER_APP_ID"],
+            pusher_key=env["PUSHER_KEY"],
+            pusher_secret=env["PUSHER_SECRET"],
+            pusher_webhook_url=env.get("PUSHER_WEBHOOK_URL") or None,
             db_port=int(env.get("SOCKLESS_DB_PORT") or 54322),
             gateway_port=int(env.get("SOCKLESS_GATEWAY_PORT") or 54321),
             postgrest_port=int(env.get("SOCKLESS_POSTGREST_PORT") or 54329),
             api_port=int(env.get("SOCKLESS_API_PORT") or 3000),
+            realtime_port=int(env.get("PUSHER_PORT") or 6001),
             database_url=env.get("DATABASE_URL") or None,
         )
 
@@ -78,10 +91,14 @@ class StackConfig:
             anon_key=role_key(jwt_secret, "anon"),
             service_role_key=role_key(jwt_secret, "service_role"),
             cron_secret=cron_secret,
+            pusher_app_id=str(secrets.randbelow(9_000_000) + 1_000_000),
+            pusher_key=secrets.token_hex(10),
+            pusher_secret=secrets.token_hex(20),
             db_port=0,
             gateway_port=0,
             postgrest_port=0,
             api_port=0,
+            realtime_port=0,
             ephemeral=True,
             seed=False,
         )
@@ -96,6 +113,8 @@ class Stack:
     servers: dict[str, BackgroundServer] = field(default_factory=dict)
     vercel: VercelDev | None = None
     applied_migrations: list[str] = field(default_factory=list)
+    realtime: ServerAddress | None = None
+    _contexts: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @property
     def logs(self) -> Path:
@@ -117,6 +136,11 @@ class Stack:
             "SUPABASE_SERVICE_ROLE_KEY": self.config.service_role_key,
             "SUPABASE_JWT_SECRET": self.config.jwt_secret,
             "CRON_SECRET": self.config.cron_secret,
+            "PUSHER_APP_ID": self.config.pusher_app_id,
+            "PUSHER_KEY": self.config.pusher_key,
+            "PUSHER_SECRET": self.config.pusher_secret,
+            "PUSHER_HOST": self.realtime.host if self.realtime else "",
+            "PUSHER_PORT": str(self.realtime.port) if self.realtime else "",
         }
 
     def _port(self, port: int) -> int:
@@ -130,6 +154,7 @@ class Stack:
             (cfg.gateway_port, "Supabase gateway", "SOCKLESS_GATEWAY_PORT"),
             (cfg.postgrest_port, "PostgREST", "SOCKLESS_POSTGREST_PORT"),
             (cfg.api_port, "api functions", "SOCKLESS_API_PORT"),
+            (cfg.realtime_port, "Pusher-protocol realtime server", "PUSHER_PORT"),
         ]
         if not cfg.database_url:
             checks.append((cfg.db_port, "Postgres", "SOCKLESS_DB_PORT"))
@@ -172,6 +197,16 @@ class Stack:
             self.gateway.app(), sock, name="gateway", lifespan="on"
         ).start()
 
+        realtime = RealtimeConfig(
+            app_id=cfg.pusher_app_id,
+            key=cfg.pusher_key,
+            secret=cfg.pusher_secret,
+            webhook_url=cfg.pusher_webhook_url,
+        )
+        self.realtime = self._contexts.enter_context(
+            serve_in_thread(realtime, host="127.0.0.1", port=cfg.realtime_port)
+        )
+
         os.environ.update(self.env())
         sock = bind_socket(cfg.api_port, what="api functions", env_var="SOCKLESS_API_PORT")
         host, port = sock.getsockname()[:2]
@@ -183,6 +218,8 @@ class Stack:
     def stop(self) -> None:
         for name in reversed(list(self.servers)):
             self.servers.pop(name).stop()
+        self._contexts.close()
+        self.realtime = None
         if self.postgrest is not None:
             self.postgrest.stop()
         if self.pg is not None:
@@ -206,6 +243,10 @@ class Stack:
             "rest": f"{self.supabase_url}/rest/v1",
             "postgres": self.pg.dsn,
             "postgres_kind": self.pg.kind,
+            "realtime": self.realtime.ws_url if self.realtime else None,
+            "realtime_http": self.realtime.http_url if self.realtime else None,
+            "pusher_app_id": self.config.pusher_app_id,
+            "pusher_key": self.config.pusher_key,
             "anon_key": self.config.anon_key,
             "service_role_key": self.config.service_role_key,
             "logs": str(self.logs),
@@ -220,6 +261,8 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
         ("Supabase URL", info["supabase_url"]),
         ("  REST", info["rest"]),
         ("Postgres", f"{info['postgres']}  ({info['postgres_kind']})"),
+        ("Pusher server", f"{info['realtime']}  (HTTP API {info['realtime_http']})"),
+        ("  app id / key", f"{info['pusher_app_id']} / {info['pusher_key']}"),
         ("anon key", info["anon_key"]),
         ("service_role key", info["service_role_key"]),
         ("logs", info["logs"]),

@@ -21,13 +21,18 @@ STARTUP_LIMIT_S = 90
 
 
 def stack_env(tmp_path: Path, **ports: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "SOCKLESS_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SUPABASE_", "SOCKLESS_", "PUSHER_", "CRON_"))
+    }
     env.update(
         SOCKLESS_DATA_DIR=str(tmp_path / "data"),
         SOCKLESS_DB_PORT=str(ports.get("db") or free_port()),
         SOCKLESS_GATEWAY_PORT=str(ports.get("gateway") or free_port()),
         SOCKLESS_POSTGREST_PORT=str(ports.get("postgrest") or free_port()),
         SOCKLESS_API_PORT=str(ports.get("api") or free_port()),
+        PUSHER_PORT=str(ports.get("realtime") or free_port()),
     )
     return env
 
@@ -82,7 +87,10 @@ def test_make_dev_starts_serves_health_and_stops_cleanly_on_ctrl_c(tmp_path: Pat
     assert (tmp_path / ".env").exists()
 
 
-@pytest.mark.parametrize("piece,env_var", [("api", "SOCKLESS_API_PORT"), ("db", "SOCKLESS_DB_PORT")])
+@pytest.mark.parametrize(
+    "piece,env_var",
+    [("api", "SOCKLESS_API_PORT"), ("db", "SOCKLESS_DB_PORT"), ("realtime", "PUSHER_PORT")],
+)
 def test_busy_port_is_reported_with_the_variable_that_moves_it(tmp_path: Path, piece, env_var):
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
