@@ -5,14 +5,16 @@
   apikey stands in for the bearer token when none is sent.
 - `POST /realtime/v1/api/broadcast` with Supabase's batch shape
   `{"messages": [{"topic", "event", "payload", "private"?}]}` -> 202, or 422 with a reason.
-  Accepted messages are kept (newest 10,000) for tests at `GET /_dev/broadcasts`, and handed
-  to `on_broadcast` (the stack forwards them to the local Pusher-protocol server).
+  Accepted messages are handed to `on_broadcast` (the stack's PusherForwarder delivers them
+  to the local Pusher-protocol server: topic `user-42` + private -> `private-user-42`; 502 if
+  it cannot) and kept (newest 10,000) for tests at `GET /_dev/broadcasts`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +28,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from dev.realtime import InvalidTopic, topic_to_channel
+from dev.realtime.signing import sign_request
+
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length", "apikey",
@@ -35,6 +40,56 @@ MAX_MESSAGE_PAYLOAD = 256 * 1024
 KEPT_BROADCASTS = 10_000
 
 BroadcastSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
+PUSHER_BATCH = 10
+
+
+class ForwardError(RuntimeError):
+    """The local Pusher-protocol server did not take the messages."""
+
+
+@dataclass
+class PusherForwarder:
+    """Delivers accepted broadcasts to the local Pusher-protocol server's subscribers.
+
+    Topic `user-42` + private -> channel `private-user-42` (dev.realtime.topic_to_channel),
+    sent through the server's signed HTTP API in batches of at most 10 events.
+    """
+
+    http_url: str
+    app_id: str
+    key: str
+    secret: str
+    client: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=10))
+
+    async def __call__(self, messages: list[dict[str, Any]]) -> None:
+        batch = [
+            {
+                "channel": topic_to_channel(m["topic"], m["private"]),
+                "name": m["event"],
+                "data": json.dumps(m["payload"]),
+            }
+            for m in messages
+        ]
+        path = f"/apps/{self.app_id}/batch_events"
+        for start in range(0, len(batch), PUSHER_BATCH):
+            body = json.dumps({"batch": batch[start : start + PUSHER_BATCH]}).encode()
+            query = sign_request(
+                key=self.key, secret=self.secret, method="POST", path=path,
+                params={}, body=body, timestamp=int(time.time()),
+            )  # fmt: skip
+            try:
+                response = await self.client.post(
+                    self.http_url + path,
+                    params=query,
+                    content=body,
+                    headers={"content-type": "application/json"},
+                )
+            except httpx.TransportError as exc:
+                raise ForwardError(f"local realtime server unreachable: {exc!r}") from exc
+            if response.status_code != 200:
+                raise ForwardError(
+                    f"local realtime server answered {response.status_code}: {response.text}"
+                )
 
 
 @dataclass
@@ -63,6 +118,8 @@ class Gateway:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if isinstance(self.on_broadcast, PusherForwarder):
+            await self.on_broadcast.client.aclose()
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -137,9 +194,12 @@ class Gateway:
         problem, messages = validate_broadcast(parsed)
         if problem:
             return _unprocessable(problem)
-        self.broadcasts.extend(messages)
         if self.on_broadcast is not None:
-            await self.on_broadcast(messages)
+            try:
+                await self.on_broadcast(messages)
+            except ForwardError as exc:
+                return JSONResponse({"message": str(exc)}, status_code=502)
+        self.broadcasts.extend(messages)
         return Response(status_code=202)
 
     async def list_broadcasts(self, request: Request) -> Response:
@@ -178,6 +238,10 @@ def validate_broadcast(body: Any) -> tuple[str | None, list[dict[str, Any]]]:
             return f"{where}.payload must be an object", []
         if "private" in message and not isinstance(message["private"], bool):
             return f"{where}.private must be a boolean", []
+        try:
+            topic_to_channel(message["topic"], bool(message.get("private", False)))
+        except InvalidTopic as exc:
+            return f"{where}.topic: {exc} (the local stack delivers through Pusher channels)", []
         if len(json.dumps(message.get("payload", {}))) > MAX_MESSAGE_PAYLOAD:
             return f"{where}.payload is over {MAX_MESSAGE_PAYLOAD} bytes", []
         messages.append(

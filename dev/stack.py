@@ -24,7 +24,7 @@ from pathlib import Path
 
 from dev import migrate, postgres
 from dev.env import ROOT, load_into_environ, write_local_env
-from dev.gateway import Gateway
+from dev.gateway import Gateway, PusherForwarder
 from dev.ports import PortBusy, bind_socket, ensure_free, free_port
 from dev.postgrest import Postgrest
 from dev.realtime import RealtimeConfig, ServerAddress, serve_in_thread
@@ -205,6 +205,12 @@ class Stack:
         )
         self.realtime = self._contexts.enter_context(
             serve_in_thread(realtime, host="127.0.0.1", port=cfg.realtime_port)
+        )
+        self.gateway.on_broadcast = PusherForwarder(
+            http_url=self.realtime.http_url,
+            app_id=cfg.pusher_app_id,
+            key=cfg.pusher_key,
+            secret=cfg.pusher_secret,
         )
 
         os.environ.update(self.env())

@@ -19,7 +19,12 @@ def test_valid_batch_is_accepted_and_kept(stack: Stack):
     httpx.delete(f"{stack.supabase_url}/_dev/broadcasts")
     body = {
         "messages": [
-            {"topic": "user-42", "event": "payment-received", "payload": {"id": "1"}, "private": True},
+            {
+                "topic": "user-42",
+                "event": "payment-received",
+                "payload": {"id": "1"},
+                "private": True,
+            },
             {"topic": "room-1", "event": "vote", "payload": {"who": "bob"}},
         ]
     }
@@ -39,7 +44,10 @@ def test_valid_batch_is_accepted_and_kept(stack: Stack):
         ({"messages": []}, "empty"),
         ({"messages": [{"event": "x", "payload": {}}]}, "messages[0].topic"),
         ({"messages": [{"topic": "t", "event": "", "payload": {}}]}, "messages[0].event"),
-        ({"messages": [{"topic": "t", "event": "e", "payload": "str"}]}, "payload must be an object"),
+        (
+            {"messages": [{"topic": "t", "event": "e", "payload": "str"}]},
+            "payload must be an object",
+        ),
         ({"messages": [{"topic": "t", "event": "e", "payload": {}, "private": "yes"}]}, "private"),
         ({"messages": [{"topic": "t", "event": "e", "payload": {"x": "y" * 300_000}}]}, "over"),
     ],
@@ -54,3 +62,40 @@ def test_broadcast_needs_a_valid_key(stack: Stack):
     body = {"messages": [{"topic": "t", "event": "e", "payload": {}}]}
     assert broadcast(stack, body, key=None).status_code == 401
     assert broadcast(stack, body, key="forged.jwt.value").status_code == 401
+
+
+async def test_broadcasts_reach_pusher_js_subscribers_of_the_mapped_channel(stack: Stack):
+    from tests.realtime.realtime_harness import PusherJs, auth_endpoint
+
+    assert stack.realtime is not None
+    body = {
+        "messages": [
+            {"topic": "user-42", "event": "payment-received", "payload": {"n": 1}, "private": True},
+            {"topic": "lobby", "event": "hello", "payload": {"n": 2}},
+        ]
+    }
+    with auth_endpoint(stack.realtime) as auth:
+        client = await PusherJs.start(stack.realtime, auth, user_id="42")
+        try:
+            for channel in ("private-user-42", "lobby"):
+                assert (await client.subscribe(channel))["type"] == "subscribed"
+            async with httpx.AsyncClient() as http:
+                response = await http.post(
+                    f"{stack.supabase_url}/realtime/v1/api/broadcast",
+                    json=body,
+                    headers={"apikey": stack.config.service_role_key},
+                )
+            assert response.status_code == 202
+            private = await client.expect("event", channel="private-user-42")
+            public = await client.expect("event", channel="lobby")
+        finally:
+            await client.close()
+    assert (private["event"], private["data"]) == ("payment-received", {"n": 1})
+    assert (public["event"], public["data"]) == ("hello", {"n": 2})
+
+
+def test_topic_that_cannot_be_a_pusher_channel_is_422_not_dropped(stack: Stack):
+    body = {"messages": [{"topic": "room:1", "event": "e", "payload": {}}]}
+    response = broadcast(stack, body, key=stack.config.service_role_key)
+    assert response.status_code == 422
+    assert "room:1" in response.json()["message"]

@@ -49,7 +49,9 @@ def test_token_cli_mints_a_user_jwt():
         env={"SUPABASE_JWT_SECRET": secret, "PATH": "/usr/bin:/bin"},
         check=True,
     )
-    claims = jwt.decode(result.stdout.strip(), secret, algorithms=["HS256"], audience="authenticated")
+    claims = jwt.decode(
+        result.stdout.strip(), secret, algorithms=["HS256"], audience="authenticated"
+    )
     assert claims["sub"] == "alice"
     assert claims["role"] == "authenticated"
     assert claims["exp"] - claims["iat"] == 120

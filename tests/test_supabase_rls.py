@@ -12,7 +12,6 @@ from supabase import Client, ClientOptions, create_client
 
 from dev.stack import Stack
 
-
 _http = httpx.Client(timeout=10)
 
 

@@ -18,7 +18,7 @@ from dev.ports import bind_socket
 from dev.servers import BackgroundServer
 from dev.vercel import VercelDev
 
-ECHO = '''
+ECHO = """
 import json
 
 async def app(scope, receive, send):
@@ -30,9 +30,9 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body.encode()})
-'''
+"""
 
-CRON_LOG_FN = '''
+CRON_LOG_FN = """
 import json, os
 from pathlib import Path
 
@@ -45,7 +45,7 @@ async def app(scope, receive, send):
                               "ua": headers.get("user-agent")}) + "\\n")
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"ok"})
-'''
+"""
 
 
 def write(path: Path, text: str) -> None:
@@ -87,7 +87,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, VercelDev]]:
+def served(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, VercelDev]]:
     os.environ["CRON_LOG"] = str(tmp_path_factory.mktemp("cron") / "calls.jsonl")
     sock = bind_socket(0, what="test api", env_var="-")
     host, port = sock.getsockname()[:2]
