@@ -60,6 +60,18 @@ class Settings:
     pusher_port: int | None = None
     cron_secret: Secret = field(default_factory=lambda: Secret(""))
     db_timeout_s: float = 5.0
+    # auth (lib.auth): Clerk RS256 by PEM or JWKS; Supabase HS256 by secret or JWKS
+    clerk_jwt_key: str | None = None
+    clerk_jwks_url: str | None = None
+    clerk_authorized_parties: tuple[str, ...] = ()
+    supabase_jwks_url: str | None = None
+    # private-encrypted- channels: 32-byte master key, base64 (blank = not offered)
+    pusher_encryption_master_key: Secret = field(default_factory=lambda: Secret(""))
+    # per-user limit on /api/realtime/auth and /api/realtime/user-auth (lib.ratelimit)
+    realtime_auth_rate_limit: int = 120
+    realtime_auth_rate_window_s: int = 60
+    # the `cleanup` cron deletes cron_runs older than this
+    cron_runs_retention_days: int = 30
 
     @property
     def debug(self) -> bool:
@@ -105,6 +117,18 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         pusher_port=int(port) if port else None,
         cron_secret=secret("CRON_SECRET"),
         db_timeout_s=float(get("SUPABASE_TIMEOUT_S", "5") or 5),
+        clerk_jwt_key=get("CLERK_JWT_KEY").replace("\\n", "\n") or None,
+        clerk_jwks_url=get("CLERK_JWKS_URL") or None,
+        clerk_authorized_parties=tuple(
+            party.strip().rstrip("/")
+            for party in get("CLERK_AUTHORIZED_PARTIES").split(",")
+            if party.strip()
+        ),
+        supabase_jwks_url=get("SUPABASE_JWKS_URL") or None,
+        pusher_encryption_master_key=secret("PUSHER_ENCRYPTION_MASTER_KEY_BASE64"),
+        realtime_auth_rate_limit=int(get("REALTIME_AUTH_RATE_LIMIT") or 120),
+        realtime_auth_rate_window_s=int(get("REALTIME_AUTH_RATE_WINDOW_S") or 60),
+        cron_runs_retention_days=int(get("CRON_RUNS_RETENTION_DAYS") or 30),
     )
 
 
