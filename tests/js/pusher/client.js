@@ -22,6 +22,7 @@ const lifetime = setTimeout(() => {
 }, options.lifetimeMs ?? 30000);
 
 const params = options.params ?? {};
+const headers = options.headers ?? {}; // e.g. {"Authorization": "Bearer <user JWT>"}
 const pusher = new Pusher(options.key, {
   cluster: 'local', // required by pusher-js 8, unused once wsHost is set
   wsHost: options.host,
@@ -30,8 +31,8 @@ const pusher = new Pusher(options.key, {
   enabledTransports: ['ws'],
   disableStats: true,
   activityTimeout: options.activityTimeoutMs ?? 120000,
-  channelAuthorization: { endpoint: options.authEndpoint, transport: 'ajax', params },
-  userAuthentication: { endpoint: options.userAuthEndpoint, transport: 'ajax', params },
+  channelAuthorization: { endpoint: options.authEndpoint, transport: 'ajax', params, headers },
+  userAuthentication: { endpoint: options.userAuthEndpoint, transport: 'ajax', params, headers },
 });
 
 pusher.connection.bind('state_change', ({ previous, current }) => {
