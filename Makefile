@@ -40,7 +40,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 node_modules/.installed: package.json package-lock.json
 	@$(MAKE) --no-print-directory check-tools
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 setup: $(VENV)/.installed node_modules/.installed
