@@ -19,18 +19,24 @@ from .server import RealtimeServer
 
 def _parser() -> argparse.ArgumentParser:
     env = os.environ
-    parser = argparse.ArgumentParser(prog="python -m dev.realtime",
-                                     description="Local Pusher Channels-compatible server.")
+    parser = argparse.ArgumentParser(
+        prog="python -m dev.realtime", description="Local Pusher Channels-compatible server."
+    )
     parser.add_argument("--host", default=env.get("PUSHER_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(env.get("PUSHER_PORT", "6001")),
-                        help="0 picks a free port (printed on startup)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(env.get("PUSHER_PORT", "6001")),
+        help="0 picks a free port (printed on startup)",
+    )
     parser.add_argument("--app-id", help="default: $PUSHER_APP_ID")
     parser.add_argument("--key", help="default: $PUSHER_KEY")
     parser.add_argument("--secret", help="default: $PUSHER_SECRET")
     parser.add_argument("--webhook-url", help="default: $PUSHER_WEBHOOK_URL")
     parser.add_argument("--activity-timeout", type=int, default=120)
-    parser.add_argument("--log-level", default="warning",
-                        choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+    )
     return parser
 
 
@@ -41,18 +47,23 @@ async def _serve(config: RealtimeConfig, host: str, port: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with RealtimeServer(config).running(host, port) as server:
         # One line on stdout so scripts (and port 0 users) learn the address.
-        print(f"realtime: listening on {server.address.http_url} app_id={config.app_id}",
-              flush=True)
+        print(
+            f"realtime: listening on {server.address.http_url} app_id={config.app_id}", flush=True
+        )
         await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         config = RealtimeConfig.from_env(
-            app_id=args.app_id, key=args.key, secret=args.secret, webhook_url=args.webhook_url,
+            app_id=args.app_id,
+            key=args.key,
+            secret=args.secret,
+            webhook_url=args.webhook_url,
             activity_timeout=args.activity_timeout,
         )
     except ValueError as exc:

@@ -61,8 +61,9 @@ class _Runner:
 
 
 @contextlib.contextmanager
-def serve_in_thread(config: RealtimeConfig, *, host: str = "127.0.0.1", port: int = 0,
-                    startup_timeout: float = 15.0) -> Iterator[ServerAddress]:
+def serve_in_thread(
+    config: RealtimeConfig, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 15.0
+) -> Iterator[ServerAddress]:
     """Start the server in a daemon thread; yield its address; stop it (bounded) on exit."""
     runner = _Runner(config, host, port)
     thread = threading.Thread(target=runner.run, name="realtime-server", daemon=True)

@@ -60,8 +60,9 @@ class _Cached:
 
 
 class Hub:
-    def __init__(self, *, webhooks: WebhookSink, max_presence_members: int,
-                 cache_ttl: float) -> None:
+    def __init__(
+        self, *, webhooks: WebhookSink, max_presence_members: int, cache_ttl: float
+    ) -> None:
         self._webhooks = webhooks
         self._max_members = max_presence_members
         self._cache_ttl = cache_ttl
@@ -144,14 +145,16 @@ class Hub:
         channel.subscribers[conn.socket_id] = conn
         conn.channels[name] = member
         if member is not None:
-            entry = channel.members.setdefault(member.user_id,
-                                               PresenceEntry(member.user_info, set()))
+            entry = channel.members.setdefault(
+                member.user_id, PresenceEntry(member.user_info, set())
+            )
             entry.sockets.add(conn.socket_id)
             if new_user:
                 added = protocol.member_added(name, member.user_id, member.user_info)
                 self._broadcast(channel, added, exclude=conn.socket_id)
-                self._webhooks.emit({"name": "member_added", "channel": name,
-                                     "user_id": member.user_id})
+                self._webhooks.emit(
+                    {"name": "member_added", "channel": name, "user_id": member.user_id}
+                )
         logger.debug("subscribed %s to %s", conn.socket_id, name)
         return channel
 
@@ -167,8 +170,9 @@ class Hub:
             if not entry.sockets:
                 del channel.members[member.user_id]
                 self._broadcast(channel, protocol.member_removed(name, member.user_id))
-                self._webhooks.emit({"name": "member_removed", "channel": name,
-                                     "user_id": member.user_id})
+                self._webhooks.emit(
+                    {"name": "member_removed", "channel": name, "user_id": member.user_id}
+                )
         if not channel.subscribers:
             del self.channels[name]
             self._webhooks.emit({"name": "channel_vacated", "channel": name})
@@ -176,8 +180,16 @@ class Hub:
 
     # Events
 
-    def publish(self, name: str, event: str, data: object, *, exclude: str | None = None,
-                user_id: str | None = None, cache: bool = False) -> None:
+    def publish(
+        self,
+        name: str,
+        event: str,
+        data: object,
+        *,
+        exclude: str | None = None,
+        user_id: str | None = None,
+        cache: bool = False,
+    ) -> None:
         """Send an event to every subscriber of `name` except the socket `exclude`.
 
         With `cache`, a cache channel also remembers it for later subscribers.

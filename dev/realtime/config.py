@@ -47,15 +47,17 @@ class RealtimeConfig:
     def __post_init__(self) -> None:
         if not self.app_id.isdigit():
             raise ValueError(
-                f"app_id must be digits (the Pusher SDKs require it), got {self.app_id!r}")
+                f"app_id must be digits (the Pusher SDKs require it), got {self.app_id!r}"
+            )
         if not self.key or not self.secret:
             raise ValueError("key and secret must be non-empty")
         if self.activity_timeout < 1 or self.pong_timeout < 1:
             raise ValueError("activity_timeout and pong_timeout are whole seconds, at least 1")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None,
-                 **overrides: object) -> RealtimeConfig:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> RealtimeConfig:
         """Read PUSHER_APP_ID, PUSHER_KEY, PUSHER_SECRET and PUSHER_WEBHOOK_URL.
 
         `overrides` (e.g. values from the command line) win over the environment;
@@ -69,8 +71,11 @@ class RealtimeConfig:
             "webhook_url": env.get("PUSHER_WEBHOOK_URL") or None,
         }
         values.update({name: value for name, value in overrides.items() if value is not None})
-        for name, variable in (("app_id", "PUSHER_APP_ID"), ("key", "PUSHER_KEY"),
-                               ("secret", "PUSHER_SECRET")):
+        for name, variable in (
+            ("app_id", "PUSHER_APP_ID"),
+            ("key", "PUSHER_KEY"),
+            ("secret", "PUSHER_SECRET"),
+        ):
             if not values.get(name):
                 raise ValueError(f"{variable} is not set (or pass --{name.replace('_', '-')})")
         return cls(**values)  # type: ignore[arg-type]

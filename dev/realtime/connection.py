@@ -80,6 +80,10 @@ class Connection:
         if self._closing:
             return
         if self._outbox.qsize() >= self._max_pending:
+            # The client is not reading: its backlog would only grow. Drop the backlog and
+            # close, so the close is the next frame the writer sends once the socket drains.
+            while not self._outbox.empty():
+                self._outbox.get_nowait()
             self.close(Code.OVER_CAPACITY, "Client is not reading its messages fast enough")
             return
         self._outbox.put_nowait(text)

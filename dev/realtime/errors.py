@@ -1,7 +1,7 @@
 """The HTTP API's one error type, rendered in one place (server.py) as a plain-text reason.
 
-    ApiError(status, reason)   400 bad input, 401 bad auth, 404 unknown app or route,
-                               413 payload too large; never a stack trace
+ApiError(status, reason)   400 bad input, 401 bad auth, 404 unknown app or route,
+                           413 payload too large; never a stack trace
 """
 
 from __future__ import annotations

@@ -54,8 +54,11 @@ def parse_event(body: object, *, limits: Limits, single_channel: bool) -> Publis
         data = json.dumps(data, ensure_ascii=False)
     size = len(data.encode())
     if size > limits.max_data_bytes:
-        raise ApiError(413, f"Payload too large: 'data' is {size} bytes, "
-                            f"the limit is {limits.max_data_bytes} bytes")
+        raise ApiError(
+            413,
+            f"Payload too large: 'data' is {size} bytes, "
+            f"the limit is {limits.max_data_bytes} bytes",
+        )
     if "channels" in body and not single_channel:
         channels = body["channels"]
         if not isinstance(channels, list) or not channels:
@@ -65,8 +68,10 @@ def parse_event(body: object, *, limits: Limits, single_channel: bool) -> Publis
     else:
         raise ApiError(400, "Missing 'channel'" if single_channel else "Missing 'channels'")
     if len(channels) > limits.max_channels_per_trigger:
-        raise ApiError(400, f"Too many channels: {len(channels)}, "
-                            f"the limit is {limits.max_channels_per_trigger}")
+        raise ApiError(
+            400,
+            f"Too many channels: {len(channels)}, the limit is {limits.max_channels_per_trigger}",
+        )
     for channel in channels:
         problem = channel_name_problem(channel)
         if problem is not None:
@@ -92,8 +97,9 @@ def _info_fields(raw: object) -> set[str]:
 
 
 class HttpApi:
-    def __init__(self, *, hub: Hub, config: RealtimeConfig,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, hub: Hub, config: RealtimeConfig, clock: Callable[[], float] = time.time
+    ) -> None:
         self._hub = hub
         self._config = config
         self._clock = clock
@@ -105,8 +111,11 @@ class HttpApi:
             Route("/apps/{app_id}/channels", self.channels, methods=["GET"]),
             Route("/apps/{app_id}/channels/{channel}", self.channel, methods=["GET"]),
             Route("/apps/{app_id}/channels/{channel}/users", self.users, methods=["GET"]),
-            Route("/apps/{app_id}/users/{user_id}/terminate_connections", self.terminate,
-                  methods=["POST"]),
+            Route(
+                "/apps/{app_id}/users/{user_id}/terminate_connections",
+                self.terminate,
+                methods=["POST"],
+            ),
         ]
 
     # Endpoints
@@ -129,14 +138,21 @@ class HttpApi:
         limit = self._config.limits.max_batch_events
         if len(batch) > limit:
             raise ApiError(400, f"Batch too large: {len(batch)} events, the limit is {limit}")
-        events = [parse_event(item, limits=self._config.limits, single_channel=True)
-                  for item in batch]
+        events = [
+            parse_event(item, limits=self._config.limits, single_channel=True) for item in batch
+        ]
         infos = [_info_fields(item.get("info")) for item in batch]
         self._publish(events)
         if not any(infos):
             return JSONResponse({})
-        return JSONResponse({"batch": [self._channel_info(e.channels[0], fields) if fields else {}
-                                       for e, fields in zip(events, infos, strict=True)]})
+        return JSONResponse(
+            {
+                "batch": [
+                    self._channel_info(e.channels[0], fields) if fields else {}
+                    for e, fields in zip(events, infos, strict=True)
+                ]
+            }
+        )
 
     async def channels(self, request: Request) -> JSONResponse:
         self._authenticate(request, b"")
@@ -146,10 +162,15 @@ class HttpApi:
             raise ApiError(400, "Only 'user_count' can be requested when listing channels")
         if fields and not prefix.startswith("presence-"):
             raise ApiError(400, "info=user_count requires filter_by_prefix=presence-")
-        return JSONResponse({"channels": {
-            name: self._channel_info(name, fields)
-            for name in sorted(self._hub.channels) if name.startswith(prefix)
-        }})
+        return JSONResponse(
+            {
+                "channels": {
+                    name: self._channel_info(name, fields)
+                    for name in sorted(self._hub.channels)
+                    if name.startswith(prefix)
+                }
+            }
+        )
 
     async def channel(self, request: Request) -> JSONResponse:
         self._authenticate(request, b"")
@@ -159,8 +180,9 @@ class HttpApi:
             raise ApiError(400, "info=user_count is only available for presence channels")
         if "cache" in fields and not channel_type(name).cached:
             raise ApiError(400, "info=cache is only available for cache channels")
-        return JSONResponse({"occupied": name in self._hub.channels,
-                             **self._channel_info(name, fields)})
+        return JSONResponse(
+            {"occupied": name in self._hub.channels, **self._channel_info(name, fields)}
+        )
 
     async def users(self, request: Request) -> JSONResponse:
         self._authenticate(request, b"")
@@ -185,8 +207,9 @@ class HttpApi:
     def _publish(self, events: list[Publish]) -> None:
         for event in events:
             for channel in event.channels:
-                self._hub.publish(channel, event.name, event.data, exclude=event.socket_id,
-                                  cache=True)
+                self._hub.publish(
+                    channel, event.name, event.data, exclude=event.socket_id, cache=True
+                )
 
     def _channel_info(self, name: str, fields: set[str]) -> dict[str, object]:
         channel = self._hub.channels.get(name)
@@ -238,9 +261,14 @@ class HttpApi:
         if request.path_params["app_id"] != self._config.app_id:
             raise ApiError(404, f"Unknown app_id {request.path_params['app_id']}")
         problem = request_problem(
-            key=self._config.key, secret=self._config.secret, method=request.method,
-            path=request.scope["path"], params=dict(request.query_params), body=body,
-            now=self._clock(), tolerance=self._config.timestamp_tolerance,
+            key=self._config.key,
+            secret=self._config.secret,
+            method=request.method,
+            path=request.scope["path"],
+            params=dict(request.query_params),
+            body=body,
+            now=self._clock(),
+            tolerance=self._config.timestamp_tolerance,
         )
         if problem is not None:
             raise ApiError(401, problem)

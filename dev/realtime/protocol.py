@@ -109,7 +109,8 @@ def parse_client_frame(text: str) -> ClientFrame:
         case "pusher:subscribe":
             data = _data_object(message.get("data"))
             return Subscribe(
-                channel=data.get("channel"), auth=data.get("auth"),
+                channel=data.get("channel"),
+                auth=data.get("auth"),
                 channel_data=data.get("channel_data"),
             )
         case "pusher:unsubscribe":
@@ -124,8 +125,9 @@ def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def frame(event: str, data: object = None, *, channel: str | None = None,
-          user_id: str | None = None) -> str:
+def frame(
+    event: str, data: object = None, *, channel: str | None = None, user_id: str | None = None
+) -> str:
     """A server frame. `data` that is not already a string is JSON-encoded into one."""
     message: dict[str, object] = {"event": event}
     if channel is not None:
@@ -138,8 +140,10 @@ def frame(event: str, data: object = None, *, channel: str | None = None,
 
 
 def connection_established(socket_id: str, activity_timeout: int) -> str:
-    return frame("pusher:connection_established",
-                 {"socket_id": socket_id, "activity_timeout": activity_timeout})
+    return frame(
+        "pusher:connection_established",
+        {"socket_id": socket_id, "activity_timeout": activity_timeout},
+    )
 
 
 def error(message: str, code: int | None = None, *, channel: str | None = None) -> str:
@@ -163,13 +167,19 @@ def subscription_succeeded(channel: str, presence: dict[str, object] | None = No
 
 
 def subscription_error(channel: str, *, kind: str, message: str, status: int) -> str:
-    return frame("pusher:subscription_error",
-                 {"type": kind, "error": message, "status": status}, channel=channel)
+    return frame(
+        "pusher:subscription_error",
+        {"type": kind, "error": message, "status": status},
+        channel=channel,
+    )
 
 
 def member_added(channel: str, user_id: str, user_info: object) -> str:
-    return frame("pusher_internal:member_added",
-                 {"user_id": user_id, "user_info": user_info}, channel=channel)
+    return frame(
+        "pusher_internal:member_added",
+        {"user_id": user_id, "user_info": user_info},
+        channel=channel,
+    )
 
 
 def member_removed(channel: str, user_id: str) -> str:

@@ -93,8 +93,9 @@ def _bind(host: str, port: int) -> socket.socket:
 class RealtimeServer:
     """A local, in-memory Pusher Channels server for one app. Never deployed."""
 
-    def __init__(self, config: RealtimeConfig, *,
-                 webhook_client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, config: RealtimeConfig, *, webhook_client: httpx.AsyncClient | None = None
+    ) -> None:
         """`webhook_client` is used for webhook delivery when given (and then not closed here)."""
         self.config = config
         self._given_client = webhook_client
@@ -117,8 +118,9 @@ class RealtimeServer:
         return self.address.port
 
     @contextlib.asynccontextmanager
-    async def running(self, host: str = "127.0.0.1",
-                      port: int = 0) -> AsyncIterator[RealtimeServer]:
+    async def running(
+        self, host: str = "127.0.0.1", port: int = 0
+    ) -> AsyncIterator[RealtimeServer]:
         await self.start(host, port)
         try:
             yield self
@@ -132,8 +134,11 @@ class RealtimeServer:
         sock = _bind(host, port)
         bound_host, bound_port = sock.getsockname()[:2]
         webhooks = self._start_webhooks()
-        hub = self._hub = Hub(webhooks=webhooks, cache_ttl=self.config.cache_ttl,
-                              max_presence_members=self.config.limits.max_presence_members)
+        hub = self._hub = Hub(
+            webhooks=webhooks,
+            cache_ttl=self.config.cache_ttl,
+            max_presence_members=self.config.limits.max_presence_members,
+        )
         sockets = WebSocketEndpoint(hub=hub, config=self.config, webhooks=webhooks)
         app = Starlette(
             routes=[
@@ -143,13 +148,22 @@ class RealtimeServer:
             exception_handlers={ApiError: _render_api_error},
         )
         uv_config = uvicorn.Config(
-            app, lifespan="off", http="h11", ws="websockets-sansio", ws_ping_interval=None,
-            ws_max_size=self.config.limits.max_frame_bytes, log_config=None, access_log=False,
-            backlog=4096, timeout_graceful_shutdown=5,
+            app,
+            lifespan="off",
+            http="h11",
+            ws="websockets-sansio",
+            ws_ping_interval=None,
+            ws_per_message_deflate=False,  # like Pusher; deflating per subscriber costs CPU
+            ws_max_size=self.config.limits.max_frame_bytes,
+            log_config=None,
+            access_log=False,
+            backlog=4096,
+            timeout_graceful_shutdown=5,
         )
         self._uvicorn = _Uvicorn(uv_config, self)
-        self._serve_task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]),
-                                               name="realtime-uvicorn")
+        self._serve_task = asyncio.create_task(
+            self._uvicorn.serve(sockets=[sock]), name="realtime-uvicorn"
+        )
         try:
             async with asyncio.timeout(_STARTUP_TIMEOUT):
                 while not self._uvicorn.started:
@@ -160,10 +174,12 @@ class RealtimeServer:
         except BaseException:
             await self.stop()
             raise
-        self._address = ServerAddress(bound_host, bound_port, self.config.app_id,
-                                      self.config.key, self.config.secret)
-        logger.info("realtime server listening on %s (app %s)", self._address.http_url,
-                    self.config.app_id)
+        self._address = ServerAddress(
+            bound_host, bound_port, self.config.app_id, self.config.key, self.config.secret
+        )
+        logger.info(
+            "realtime server listening on %s (app %s)", self._address.http_url, self.config.app_id
+        )
 
     async def stop(self) -> None:
         """Close every socket with 4200, stop listening, flush webhooks (bounded). Idempotent."""
@@ -197,8 +213,9 @@ class RealtimeServer:
         client = self._given_client
         if client is None:
             client = self._owned_client = httpx.AsyncClient(timeout=5.0)
-        self._webhooks = WebhookDispatcher(url=url, key=self.config.key,
-                                           secret=self.config.secret, client=client)
+        self._webhooks = WebhookDispatcher(
+            url=url, key=self.config.key, secret=self.config.secret, client=client
+        )
         self._webhook_task = asyncio.create_task(self._webhooks.run(), name="realtime-webhooks")
         return self._webhooks
 

@@ -34,8 +34,9 @@ logger = logging.getLogger("dev.realtime")
 
 
 class Session:
-    def __init__(self, conn: Connection, *, hub: Hub, config: RealtimeConfig,
-                 webhooks: WebhookSink) -> None:
+    def __init__(
+        self, conn: Connection, *, hub: Hub, config: RealtimeConfig, webhooks: WebhookSink
+    ) -> None:
         self._conn = conn
         self._hub = hub
         self._config = config
@@ -77,8 +78,11 @@ class Session:
                 channel = self._hub.join(conn, name, member)
         except SubscriptionRefused as exc:
             logger.debug("subscription of %s to %s refused: %s", conn.socket_id, name, exc.message)
-            conn.send(protocol.subscription_error(name, kind=exc.kind, message=exc.message,
-                                                  status=exc.status))
+            conn.send(
+                protocol.subscription_error(
+                    name, kind=exc.kind, message=exc.message, status=exc.status
+                )
+            )
             return
         presence = channel.presence() if channel.type.kind is ChannelKind.PRESENCE else None
         conn.send(protocol.subscription_succeeded(name, presence))
@@ -104,17 +108,24 @@ class Session:
         if channel_data is not None and not isinstance(channel_data, str):
             raise SubscriptionRefused("AuthError", "channel_data must be a JSON string", 401)
         signed = channel_string(self._conn.socket_id, name, channel_data)
-        if not auth_matches(key=self._config.key, secret=self._config.secret,
-                            string_to_sign=signed, auth=message.auth):
+        if not auth_matches(
+            key=self._config.key,
+            secret=self._config.secret,
+            string_to_sign=signed,
+            auth=message.auth,
+        ):
             raise SubscriptionRefused(
-                "AuthError", f"Invalid signature: expected HMAC SHA256 hex digest of {signed!r}",
-                401)
+                "AuthError",
+                f"Invalid signature: expected HMAC SHA256 hex digest of {signed!r}",
+                401,
+            )
         if kind.kind is not ChannelKind.PRESENCE:
             return None
         if channel_data is None:
             if user is None:
                 raise SubscriptionRefused(
-                    "AuthError", "Presence channels need channel_data or a signed-in user", 401)
+                    "AuthError", "Presence channels need channel_data or a signed-in user", 401
+                )
             return Member(user.user_id, user.user_info)
         return self._member(channel_data)
 
@@ -131,13 +142,17 @@ class Session:
             raise SubscriptionRefused("AuthError", "channel_data must be JSON with a user_id", 401)
         if len(user_id) > limits.max_user_id_length:
             raise SubscriptionRefused(
-                "LimitReached", f"user_id is longer than {limits.max_user_id_length} characters",
-                Code.OVER_CAPACITY)
+                "LimitReached",
+                f"user_id is longer than {limits.max_user_id_length} characters",
+                Code.OVER_CAPACITY,
+            )
         user_info = data.get("user_info") if isinstance(data, dict) else None
         if len(json.dumps(user_info).encode()) > limits.max_user_info_bytes:
             raise SubscriptionRefused(
-                "LimitReached", f"user_info is larger than {limits.max_user_info_bytes} bytes",
-                Code.OVER_CAPACITY)
+                "LimitReached",
+                f"user_info is larger than {limits.max_user_info_bytes} bytes",
+                Code.OVER_CAPACITY,
+            )
         return Member(user_id, user_info)
 
     # pusher:signin
@@ -148,9 +163,12 @@ class Session:
         problem: str | None
         if not isinstance(user_data, str):
             problem = "user_data must be a JSON string"
-        elif not auth_matches(key=self._config.key, secret=self._config.secret,
-                              string_to_sign=signin_string(conn.socket_id, user_data),
-                              auth=message.auth):
+        elif not auth_matches(
+            key=self._config.key,
+            secret=self._config.secret,
+            string_to_sign=signin_string(conn.socket_id, user_data),
+            auth=message.auth,
+        ):
             problem = "Invalid signature for pusher:signin"
         else:
             try:
@@ -173,32 +191,43 @@ class Session:
         conn = self._conn
         name = message.channel
         if not isinstance(name, str) or name not in conn.channels:
-            raise ProtocolError("Client event rejected: subscribe to the channel first",
-                                Code.CLIENT_EVENT_REJECTED)
+            raise ProtocolError(
+                "Client event rejected: subscribe to the channel first", Code.CLIENT_EVENT_REJECTED
+            )
         if not channel_type(name).accepts_client_events:
             raise ProtocolError(
                 "Client event rejected: only supported on private and presence channels",
-                Code.CLIENT_EVENT_REJECTED)
+                Code.CLIENT_EVENT_REJECTED,
+            )
         if len(message.event) > MAX_NAME_LENGTH:
-            raise ProtocolError(f"Client event rejected: name over {MAX_NAME_LENGTH} characters",
-                                Code.CLIENT_EVENT_REJECTED)
+            raise ProtocolError(
+                f"Client event rejected: name over {MAX_NAME_LENGTH} characters",
+                Code.CLIENT_EVENT_REJECTED,
+            )
         data = message.data if isinstance(message.data, str) else json.dumps(message.data)
         if len(data.encode()) > self._config.limits.max_data_bytes:
             raise ProtocolError(
                 f"Client event rejected: data over {self._config.limits.max_data_bytes} bytes",
-                Code.CLIENT_EVENT_REJECTED)
+                Code.CLIENT_EVENT_REJECTED,
+            )
         if not conn.client_events.take():
             raise ProtocolError(
                 "Client event rejected: more than "
                 f"{self._config.limits.client_events_per_second} per second",
-                Code.CLIENT_EVENT_REJECTED)
+                Code.CLIENT_EVENT_REJECTED,
+            )
         member = conn.channels[name]
         user_id = member.user_id if member is not None else None
-        self._hub.publish(name, message.event, message.data, exclude=conn.socket_id,
-                          user_id=user_id)
-        hook: dict[str, object] = {"name": "client_event", "channel": name,
-                                   "event": message.event, "data": data,
-                                   "socket_id": conn.socket_id}
+        self._hub.publish(
+            name, message.event, message.data, exclude=conn.socket_id, user_id=user_id
+        )
+        hook: dict[str, object] = {
+            "name": "client_event",
+            "channel": name,
+            "event": message.event,
+            "data": data,
+            "socket_id": conn.socket_id,
+        }
         if user_id is not None:
             hook["user_id"] = user_id
         self._webhooks.emit(hook)

@@ -57,8 +57,14 @@ def request_string(method: str, path: str, params: Mapping[str, str]) -> str:
 
 
 def sign_request(
-    *, key: str, secret: str, method: str, path: str, params: Mapping[str, str],
-    body: bytes, timestamp: int,
+    *,
+    key: str,
+    secret: str,
+    method: str,
+    path: str,
+    params: Mapping[str, str],
+    body: bytes,
+    timestamp: int,
 ) -> dict[str, str]:
     """Query parameters for a signed HTTP API request, signed the way the official SDK signs."""
     signed = {
@@ -73,8 +79,15 @@ def sign_request(
 
 
 def request_problem(
-    *, key: str, secret: str, method: str, path: str, params: Mapping[str, str],
-    body: bytes, now: float, tolerance: int,
+    *,
+    key: str,
+    secret: str,
+    method: str,
+    path: str,
+    params: Mapping[str, str],
+    body: bytes,
+    now: float,
+    tolerance: int,
 ) -> str | None:
     """Why an HTTP API request is not authenticated (the 401 reason), or None if it is."""
     if params.get("auth_key") is None:

@@ -36,8 +36,16 @@ class NoWebhooks:
 
 class WebhookDispatcher:
     def __init__(
-        self, *, url: str, key: str, secret: str, client: httpx.AsyncClient,
-        attempts: int = 4, backoff: float = 0.25, max_queued: int = 10_000, max_batch: int = 50,
+        self,
+        *,
+        url: str,
+        key: str,
+        secret: str,
+        client: httpx.AsyncClient,
+        attempts: int = 4,
+        backoff: float = 0.25,
+        max_queued: int = 10_000,
+        max_batch: int = 50,
     ) -> None:
         self._url = url
         self._key = key
@@ -88,8 +96,14 @@ class WebhookDispatcher:
                     logger.debug("webhook delivered: %s", names)
                     return
                 problem = f"HTTP {response.status_code}"
-            logger.warning("webhook attempt %d/%d to %s failed (%s): %s",
-                           attempt, self._attempts, self._url, names, problem)
+            logger.warning(
+                "webhook attempt %d/%d to %s failed (%s): %s",
+                attempt,
+                self._attempts,
+                self._url,
+                names,
+                problem,
+            )
             if attempt < self._attempts:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
         logger.error("webhook dropped after %d attempts: %s", self._attempts, names)

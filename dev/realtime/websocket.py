@@ -35,13 +35,17 @@ class WebSocketEndpoint:
             await websocket.close(code, reason)
             return
         limits = self._config.limits
-        conn = Connection(socket_id=new_socket_id(), max_pending=limits.max_pending_frames,
-                          client_event_rate=limits.client_events_per_second)
+        conn = Connection(
+            socket_id=new_socket_id(),
+            max_pending=limits.max_pending_frames,
+            client_event_rate=limits.client_events_per_second,
+        )
         session = Session(conn, hub=self._hub, config=self._config, webhooks=self._webhooks)
         self._hub.add(conn)
         conn.send(protocol.connection_established(conn.socket_id, self._config.activity_timeout))
-        writer = asyncio.create_task(_write(websocket, conn),
-                                     name=f"realtime-write-{conn.socket_id}")
+        writer = asyncio.create_task(
+            _write(websocket, conn), name=f"realtime-write-{conn.socket_id}"
+        )
         try:
             await self._read(websocket, conn, session)
         finally:
