@@ -55,8 +55,9 @@ class PusherJsClients:
 
 
 @pytest.fixture
-async def pusher_js(realtime_server: ServerAddress,
-                    auth: AuthEndpoint) -> AsyncIterator[PusherJsClients]:
+async def pusher_js(
+    realtime_server: ServerAddress, auth: AuthEndpoint
+) -> AsyncIterator[PusherJsClients]:
     clients = PusherJsClients(realtime_server, auth)
     try:
         yield clients

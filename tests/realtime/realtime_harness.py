@@ -15,6 +15,7 @@ import base64
 import contextlib
 import json
 import queue
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -40,19 +41,32 @@ ENCRYPTION_MASTER_KEY = base64.b64encode(b"k" * 32).decode()
 Observation = dict[str, Any]
 
 
-def sdk(address: ServerAddress, *, secret: str | None = None,
-        encrypted: bool = False) -> pusher.Pusher:
+def sdk(
+    address: ServerAddress, *, secret: str | None = None, encrypted: bool = False
+) -> pusher.Pusher:
     """The official server SDK pointed at the local server."""
     return pusher.Pusher(
-        address.app_id, address.key, secret or address.secret, host=address.host,
-        port=address.port, ssl=False,
+        address.app_id,
+        address.key,
+        secret or address.secret,
+        host=address.host,
+        port=address.port,
+        ssl=False,
         encryption_master_key_base64=ENCRYPTION_MASTER_KEY if encrypted else None,
     )
 
 
-def signed_request(address: ServerAddress, method: str, path: str, *, body: object = None,
-                   params: dict[str, str] | None = None, secret: str | None = None,
-                   timestamp: int | None = None, raw_body: bytes | None = None) -> httpx.Response:
+def signed_request(
+    address: ServerAddress,
+    method: str,
+    path: str,
+    *,
+    body: object = None,
+    params: dict[str, str] | None = None,
+    secret: str | None = None,
+    timestamp: int | None = None,
+    raw_body: bytes | None = None,
+) -> httpx.Response:
     """Send one HTTP API request signed like the SDK. `body` is JSON-encoded unless it is
     bytes; `raw_body`, if given, is sent instead of the signed body (tampering)."""
     if isinstance(body, bytes):
@@ -60,14 +74,24 @@ def signed_request(address: ServerAddress, method: str, path: str, *, body: obje
     else:
         signed_body = b"" if body is None else json.dumps(body).encode()
     query = sign_request(
-        key=address.key, secret=secret or address.secret, method=method, path=path,
-        params=params or {}, body=signed_body,
+        key=address.key,
+        secret=secret or address.secret,
+        method=method,
+        path=path,
+        params=params or {},
+        body=signed_body,
         timestamp=int(time.time()) if timestamp is None else timestamp,
     )
     content = signed_body if raw_body is None else raw_body
     headers = {"Content-Type": "application/json"} if content else {}
-    return httpx.request(method, f"{address.http_url}{path}", params=query, content=content,
-                         headers=headers, timeout=WAIT)
+    return httpx.request(
+        method,
+        f"{address.http_url}{path}",
+        params=query,
+        content=content,
+        headers=headers,
+        timeout=WAIT,
+    )
 
 
 # pusher-js in Node
@@ -80,17 +104,25 @@ class PusherJs:
     buffer: list[Observation] = field(default_factory=list)
 
     @classmethod
-    async def start(cls, address: ServerAddress, auth: AuthEndpoint | None = None,
-                    **params: str) -> PusherJs:
+    async def start(
+        cls, address: ServerAddress, auth: AuthEndpoint | None = None, **params: str
+    ) -> PusherJs:
         options = {
-            "host": address.host, "port": address.port, "key": address.key,
+            "host": address.host,
+            "port": address.port,
+            "key": address.key,
             "authEndpoint": auth.channel_url if auth else None,
             "userAuthEndpoint": auth.user_url if auth else None,
-            "params": params, "lifetimeMs": 45_000,
+            "params": params,
+            "lifetimeMs": 45_000,
         }
         process = await asyncio.create_subprocess_exec(
-            "node", str(CLIENT_JS), json.dumps(options), cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            "node",
+            str(CLIENT_JS),
+            json.dumps(options),
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
         client = cls(process)
         try:
@@ -135,8 +167,11 @@ class PusherJs:
                 self.buffer.append(item)
 
     def seen(self, kind: str, **match: object) -> list[Observation]:
-        return [item for item in self.buffer if item.get("type") == kind
-                and all(item.get(k) == v for k, v in match.items())]
+        return [
+            item
+            for item in self.buffer
+            if item.get("type") == kind and all(item.get(k) == v for k, v in match.items())
+        ]
 
     async def close(self) -> None:
         if self.process.returncode is None:
@@ -173,10 +208,32 @@ class RawSocket:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, address: ServerAddress, *, key: str | None = None,
-                      query: str = "protocol=7") -> AsyncIterator[RawSocket]:
+    async def connect(
+        cls,
+        address: ServerAddress,
+        *,
+        key: str | None = None,
+        query: str = "protocol=7",
+        receive_buffer: int | None = None,
+    ) -> AsyncIterator[RawSocket]:
+        """`receive_buffer` shrinks the kernel's receive buffer (a client that reads slowly
+        then backs up into the server quickly)."""
         url = f"{address.ws_url}/app/{key or address.key}?{query}"
-        async with connect(url, open_timeout=WAIT, close_timeout=2) as ws:
+        sock = None
+        if receive_buffer is not None:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.settimeout(WAIT)
+            sock.connect((address.host, address.port))
+            sock.setblocking(False)
+        async with connect(
+            url,
+            sock=sock,
+            open_timeout=WAIT,
+            close_timeout=2,
+            max_size=2**21,
+            max_queue=None,
+        ) as ws:
             yield cls(ws, _decoded(await asyncio.wait_for(ws.recv(), WAIT)))
 
     async def send(self, event: str, data: object = None, channel: str | None = None) -> None:
@@ -196,8 +253,9 @@ class RawSocket:
                 if message["event"] == event:
                     return message
 
-    async def subscribe(self, channel: str, *, auth: str | None = None,
-                        channel_data: str | None = None) -> Observation:
+    async def subscribe(
+        self, channel: str, *, auth: str | None = None, channel_data: str | None = None
+    ) -> Observation:
         data: dict[str, object] = {"channel": channel}
         if auth is not None:
             data["auth"] = auth
@@ -208,7 +266,9 @@ class RawSocket:
             while True:
                 message = await self.recv()
                 if message.get("channel") == channel and message["event"] in (
-                        "pusher_internal:subscription_succeeded", "pusher:subscription_error"):
+                    "pusher_internal:subscription_succeeded",
+                    "pusher:subscription_error",
+                ):
                     return message
 
     async def closed_with(self) -> int | None:
@@ -265,11 +325,15 @@ def auth_endpoint(address: ServerAddress) -> Iterator[AuthEndpoint]:
             user_id = form.get("user_id", "anonymous")
             if self.path == "/auth/user":
                 answer = client.authenticate_user(
-                    form["socket_id"], {"id": user_id, "user_info": {"name": user_id.title()}})
+                    form["socket_id"], {"id": user_id, "user_info": {"name": user_id.title()}}
+                )
             else:
                 channel = form["channel_name"]
-                custom = ({"user_id": user_id, "user_info": {"name": user_id.title()}}
-                          if channel.startswith("presence-") else None)
+                custom = (
+                    {"user_id": user_id, "user_info": {"name": user_id.title()}}
+                    if channel.startswith("presence-")
+                    else None
+                )
                 answer = client.authenticate(channel, form["socket_id"], custom)
                 if isinstance(answer.get("shared_secret"), bytes):  # SDK quirk: bytes
                     answer["shared_secret"] = answer["shared_secret"].decode()

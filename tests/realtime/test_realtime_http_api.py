@@ -21,7 +21,8 @@ def _events_path(address: ServerAddress) -> str:
 
 
 async def test_trigger_reaches_subscribers_of_every_listed_channel(
-        realtime_server: ServerAddress) -> None:
+    realtime_server: ServerAddress,
+) -> None:
     async with RawSocket.connect(realtime_server) as a, RawSocket.connect(realtime_server) as b:
         await a.subscribe("news-a")
         await b.subscribe("news-b")
@@ -34,14 +35,17 @@ async def test_trigger_reaches_subscribers_of_every_listed_channel(
 
 
 async def test_trigger_batch_delivers_each_event_and_answers_info(
-        realtime_server: ServerAddress) -> None:
+    realtime_server: ServerAddress,
+) -> None:
     async with RawSocket.connect(realtime_server) as socket:
         await socket.subscribe("batch-1")
 
-        answer = sdk(realtime_server).trigger_batch([
-            {"channel": "batch-1", "name": "first", "data": "1", "info": "subscription_count"},
-            {"channel": "batch-2", "name": "second", "data": "2"},
-        ])
+        answer = sdk(realtime_server).trigger_batch(
+            [
+                {"channel": "batch-1", "name": "first", "data": "1", "info": "subscription_count"},
+                {"channel": "batch-2", "name": "second", "data": "2"},
+            ]
+        )
 
         assert answer == {"batch": [{"subscription_count": 1}, {}]}
         assert (await socket.recv_event("first"))["data"] == 1
@@ -76,7 +80,8 @@ async def test_send_to_user_reaches_a_signed_in_socket(realtime_server: ServerAd
         signin = client.authenticate_user(socket.socket_id, {"id": "u-7"})
         await socket.send("pusher:signin", signin)
         assert (await socket.recv_event("pusher:signin_success"))["data"] == {
-            "user_data": signin["user_data"]}
+            "user_data": signin["user_data"]
+        }
         await socket.subscribe("#server-to-user-u-7")
 
         client.send_to_user("u-7", "ping-user", {"ok": True})
@@ -92,9 +97,13 @@ def test_wrong_secret_is_rejected(realtime_server: ServerAddress) -> None:
 
 @pytest.mark.parametrize("skew", [-601, 601])
 def test_stale_timestamp_is_rejected(realtime_server: ServerAddress, skew: int) -> None:
-    response = signed_request(realtime_server, "POST", _events_path(realtime_server),
-                              body={"name": "e", "channel": "room", "data": "x"},
-                              timestamp=int(time.time()) + skew)
+    response = signed_request(
+        realtime_server,
+        "POST",
+        _events_path(realtime_server),
+        body={"name": "e", "channel": "room", "data": "x"},
+        timestamp=int(time.time()) + skew,
+    )
 
     assert response.status_code == 401
     assert "Timestamp expired" in response.text
@@ -104,16 +113,22 @@ def test_tampered_body_is_rejected(realtime_server: ServerAddress) -> None:
     signed = {"name": "e", "channel": "room", "data": "harmless"}
     tampered = json.dumps({**signed, "data": "evil"}).encode()
 
-    response = signed_request(realtime_server, "POST", _events_path(realtime_server),
-                              body=signed, raw_body=tampered)
+    response = signed_request(
+        realtime_server, "POST", _events_path(realtime_server), body=signed, raw_body=tampered
+    )
 
     assert response.status_code == 401
     assert "body_md5" in response.text
 
 
 def test_unknown_auth_key_is_rejected(realtime_server: ServerAddress) -> None:
-    other_key = ServerAddress(realtime_server.host, realtime_server.port, realtime_server.app_id,
-                              "other-key", realtime_server.secret)
+    other_key = ServerAddress(
+        realtime_server.host,
+        realtime_server.port,
+        realtime_server.app_id,
+        "other-key",
+        realtime_server.secret,
+    )
 
     response = signed_request(other_key, "GET", f"/apps/{realtime_server.app_id}/channels")
 
@@ -128,10 +143,18 @@ def test_unsigned_request_is_rejected(realtime_server: ServerAddress) -> None:
 
 def test_data_over_10kb_is_413(realtime_server: ServerAddress) -> None:
     # The SDK's own check uses sys.getsizeof, so send the raw signed request.
-    at_limit = signed_request(realtime_server, "POST", _events_path(realtime_server),
-                              body={"name": "e", "channel": "room", "data": "x" * 10_240})
-    over = signed_request(realtime_server, "POST", _events_path(realtime_server),
-                          body={"name": "e", "channel": "room", "data": "x" * 10_241})
+    at_limit = signed_request(
+        realtime_server,
+        "POST",
+        _events_path(realtime_server),
+        body={"name": "e", "channel": "room", "data": "x" * 10_240},
+    )
+    over = signed_request(
+        realtime_server,
+        "POST",
+        _events_path(realtime_server),
+        body={"name": "e", "channel": "room", "data": "x" * 10_241},
+    )
 
     assert at_limit.status_code == 200
     assert over.status_code == 413 and "10240" in over.text
@@ -139,16 +162,23 @@ def test_data_over_10kb_is_413(realtime_server: ServerAddress) -> None:
 
 def test_batch_item_over_10kb_is_413(realtime_server: ServerAddress) -> None:
     response = signed_request(
-        realtime_server, "POST", f"/apps/{realtime_server.app_id}/batch_events",
-        body={"batch": [{"name": "e", "channel": "room", "data": "é" * 5_121}]})
+        realtime_server,
+        "POST",
+        f"/apps/{realtime_server.app_id}/batch_events",
+        body={"batch": [{"name": "e", "channel": "room", "data": "é" * 5_121}]},
+    )
 
     assert response.status_code == 413
 
 
 def test_more_than_100_channels_is_400(realtime_server: ServerAddress) -> None:
     channels = [f"room-{n}" for n in range(101)]
-    response = signed_request(realtime_server, "POST", _events_path(realtime_server),
-                              body={"name": "e", "channels": channels, "data": "x"})
+    response = signed_request(
+        realtime_server,
+        "POST",
+        _events_path(realtime_server),
+        body={"name": "e", "channels": channels, "data": "x"},
+    )
 
     assert response.status_code == 400 and "Too many channels" in response.text
 
@@ -160,15 +190,18 @@ def test_more_than_10_events_per_batch_is_400(realtime_server: ServerAddress) ->
         sdk(realtime_server).trigger_batch(batch)
 
 
-@pytest.mark.parametrize("body", [
-    {"name": "e" * 201, "channel": "room", "data": "x"},
-    {"name": "e", "channel": "r" * 201, "data": "x"},
-    {"name": "e", "channel": "room:1", "data": "x"},
-    {"name": "e", "channel": "room with space", "data": "x"},
-    {"name": "e", "channels": [], "data": "x"},
-    {"name": "e", "channel": "room", "data": "x", "socket_id": "not-a-socket"},
-    {"channel": "room", "data": "x"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "e" * 201, "channel": "room", "data": "x"},
+        {"name": "e", "channel": "r" * 201, "data": "x"},
+        {"name": "e", "channel": "room:1", "data": "x"},
+        {"name": "e", "channel": "room with space", "data": "x"},
+        {"name": "e", "channels": [], "data": "x"},
+        {"name": "e", "channel": "room", "data": "x", "socket_id": "not-a-socket"},
+        {"channel": "room", "data": "x"},
+    ],
+)
 def test_invalid_names_are_400(realtime_server: ServerAddress, body: dict[str, object]) -> None:
     response = signed_request(realtime_server, "POST", _events_path(realtime_server), body=body)
 
@@ -177,8 +210,9 @@ def test_invalid_names_are_400(realtime_server: ServerAddress, body: dict[str, o
 
 
 def test_invalid_json_is_400(realtime_server: ServerAddress) -> None:
-    response = signed_request(realtime_server, "POST", _events_path(realtime_server),
-                              body=b"{not json")
+    response = signed_request(
+        realtime_server, "POST", _events_path(realtime_server), body=b"{not json"
+    )
 
     assert response.status_code == 400 and "JSON" in response.text
 
@@ -200,7 +234,8 @@ def test_unknown_app_is_404(realtime_server: ServerAddress) -> None:
 
 
 async def test_terminate_connections_closes_the_users_sockets_with_4009(
-        realtime_server: ServerAddress) -> None:
+    realtime_server: ServerAddress,
+) -> None:
     client = sdk(realtime_server)
     async with RawSocket.connect(realtime_server) as socket:
         signin = client.authenticate_user(socket.socket_id, {"id": "t-1"})
@@ -212,8 +247,11 @@ async def test_terminate_connections_closes_the_users_sockets_with_4009(
         with pytest.raises(pusher.errors.PusherBadStatus, match="404"):
             client.terminate_user_connections("t-1")
         response = signed_request(
-            realtime_server, "POST",
-            f"/apps/{realtime_server.app_id}/users/t-1/terminate_connections", body={})
+            realtime_server,
+            "POST",
+            f"/apps/{realtime_server.app_id}/users/t-1/terminate_connections",
+            body={},
+        )
 
         assert response.status_code == 200
         assert await socket.closed_with() == 4009

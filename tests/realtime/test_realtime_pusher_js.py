@@ -18,7 +18,8 @@ async def _marker(client: PusherJs, address: ServerAddress, channel: str) -> Non
 
 
 async def test_public_channel_receives_triggered_event(
-        pusher_js: PusherJsClients, realtime_server: ServerAddress) -> None:
+    pusher_js: PusherJsClients, realtime_server: ServerAddress
+) -> None:
     alice = await pusher_js()
     assert (await alice.subscribe("room-public"))["type"] == "subscribed"
 
@@ -29,7 +30,8 @@ async def test_public_channel_receives_triggered_event(
 
 
 async def test_private_channel_with_valid_auth(
-        pusher_js: PusherJsClients, realtime_server: ServerAddress) -> None:
+    pusher_js: PusherJsClients, realtime_server: ServerAddress
+) -> None:
     alice = await pusher_js()
     assert (await alice.subscribe("private-orders"))["type"] == "subscribed"
 
@@ -51,8 +53,11 @@ async def test_bad_auth_is_a_subscription_error(pusher_js: PusherJsClients) -> N
 async def test_presence_members_join_and_leave(pusher_js: PusherJsClients) -> None:
     alice = await pusher_js(user_id="alice")
     joined = await alice.subscribe("presence-lobby")
-    assert joined["members"] == {"count": 1, "me": {"id": "alice", "info": {"name": "Alice"}},
-                                 "ids": ["alice"]}
+    assert joined["members"] == {
+        "count": 1,
+        "me": {"id": "alice", "info": {"name": "Alice"}},
+        "ids": ["alice"],
+    }
 
     bob = await pusher_js(user_id="bob")
     bob_joined = await bob.subscribe("presence-lobby")
@@ -67,7 +72,8 @@ async def test_presence_members_join_and_leave(pusher_js: PusherJsClients) -> No
 
 
 async def test_second_connection_of_a_member_is_not_announced(
-        pusher_js: PusherJsClients, realtime_server: ServerAddress) -> None:
+    pusher_js: PusherJsClients, realtime_server: ServerAddress
+) -> None:
     alice = await pusher_js(user_id="alice")
     await alice.subscribe("presence-desk")
     bob_phone = await pusher_js(user_id="bob")
@@ -83,20 +89,23 @@ async def test_second_connection_of_a_member_is_not_announced(
 
 
 async def test_encrypted_channel_payload_is_passed_through(
-        pusher_js: PusherJsClients, realtime_server: ServerAddress) -> None:
+    pusher_js: PusherJsClients, realtime_server: ServerAddress
+) -> None:
     alice = await pusher_js()
     assert (await alice.subscribe("private-encrypted-vault"))["type"] == "subscribed"
 
     # The SDK encrypts with the master key; pusher-js decrypts with the auth endpoint's
     # shared secret. Any change to the payload on the way would fail NaCl's MAC.
-    sdk(realtime_server, encrypted=True).trigger("private-encrypted-vault", "secret",
-                                                 {"pin": "1234"})
+    sdk(realtime_server, encrypted=True).trigger(
+        "private-encrypted-vault", "secret", {"pin": "1234"}
+    )
 
     assert (await alice.expect("event", event="secret"))["data"] == {"pin": "1234"}
 
 
 async def test_cache_channel_replays_last_event_or_reports_a_miss(
-        pusher_js: PusherJsClients, realtime_server: ServerAddress) -> None:
+    pusher_js: PusherJsClients, realtime_server: ServerAddress
+) -> None:
     alice = await pusher_js()
     await alice.send("subscribe", channel="cache-empty")
     await alice.expect("cache_miss", channel="cache-empty")
@@ -111,15 +120,17 @@ async def test_cache_channel_replays_last_event_or_reports_a_miss(
 
 
 async def test_client_events_reach_others_but_not_the_sender(
-        pusher_js: PusherJsClients, realtime_server: ServerAddress) -> None:
+    pusher_js: PusherJsClients, realtime_server: ServerAddress
+) -> None:
     alice = await pusher_js(user_id="alice")
     bob = await pusher_js(user_id="bob")
     await alice.subscribe("presence-chat")
     await bob.send("subscribe", channel="presence-chat", bind=["client-typing"])
     await bob.expect("subscribed", channel="presence-chat")
 
-    await alice.send("trigger", channel="presence-chat", event="client-typing",
-                     data={"typing": True})
+    await alice.send(
+        "trigger", channel="presence-chat", event="client-typing", data={"typing": True}
+    )
 
     received = await bob.expect("bound_event", event="client-typing")
     assert received["data"] == {"typing": True}
@@ -129,7 +140,8 @@ async def test_client_events_reach_others_but_not_the_sender(
 
 
 async def test_client_events_on_public_channels_are_rejected(
-        pusher_js: PusherJsClients, realtime_server: ServerAddress) -> None:
+    pusher_js: PusherJsClients, realtime_server: ServerAddress
+) -> None:
     alice = await pusher_js()
     bob = await pusher_js()
     await alice.subscribe("room-open")
@@ -144,7 +156,8 @@ async def test_client_events_on_public_channels_are_rejected(
 
 
 async def test_socket_id_exclusion_skips_that_connection(
-        pusher_js: PusherJsClients, realtime_server: ServerAddress) -> None:
+    pusher_js: PusherJsClients, realtime_server: ServerAddress
+) -> None:
     alice = await pusher_js()
     bob = await pusher_js()
     await alice.subscribe("room-echo")
@@ -158,7 +171,8 @@ async def test_socket_id_exclusion_skips_that_connection(
 
 
 async def test_signed_in_user_receives_send_to_user(
-        pusher_js: PusherJsClients, realtime_server: ServerAddress) -> None:
+    pusher_js: PusherJsClients, realtime_server: ServerAddress
+) -> None:
     alice = await pusher_js(user_id="alice")
     await alice.send("signin")
     await alice.expect("signed_in")
@@ -171,14 +185,18 @@ async def test_signed_in_user_receives_send_to_user(
 
 
 async def test_terminated_user_is_disconnected_for_good(
-        pusher_js: PusherJsClients, realtime_server: ServerAddress) -> None:
+    pusher_js: PusherJsClients, realtime_server: ServerAddress
+) -> None:
     alice = await pusher_js(user_id="alice")
     await alice.send("signin")
     await alice.expect("signed_in")
 
-    response = signed_request(realtime_server, "POST",
-                              f"/apps/{realtime_server.app_id}/users/alice/terminate_connections",
-                              body={})
+    response = signed_request(
+        realtime_server,
+        "POST",
+        f"/apps/{realtime_server.app_id}/users/alice/terminate_connections",
+        body={},
+    )
 
     assert response.status_code == 200
     error = await alice.expect("error")
