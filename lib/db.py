@@ -105,7 +105,7 @@ class Database:
             response = await query.execute()
         except (APIError, httpx.HTTPError) as exc:
             raise map_error(exc) from exc
-        return list(response.data)
+        return [dict(row) for row in response.data if isinstance(row, dict)]
 
     async def aclose(self) -> None:
         """Close the connection pool (lifespan shutdown); the next call reconnects."""

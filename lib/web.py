@@ -87,7 +87,8 @@ def request_id_of(scope: Scope) -> str:
 
 
 def request_id(request: Request) -> str:
-    return str(request.scope.get("state", {}).get("request_id") or request_id_of(request.scope))
+    rid = request.scope.get("state", {}).get("request_id")
+    return rid if isinstance(rid, str) else request_id_of(request.scope)
 
 
 class RequestContext:
