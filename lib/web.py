@@ -82,7 +82,7 @@ def error_response(exc: SocklessError, request_id: str) -> Response:
 def request_id_of(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name in (b"x-vercel-id", b"x-request-id"):
-            return value.decode("latin-1")[:128]
+            return bytes(value).decode("latin-1")[:128]
     return uuid.uuid4().hex
 
 
