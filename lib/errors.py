@@ -2,14 +2,20 @@
 
     SocklessError                 500 INTERNAL_SERVER_ERROR
     ├── BadRequest                400 BAD_REQUEST
-    │   └── PayloadTooLarge       413 PAYLOAD_TOO_LARGE
+    │   ├── InvalidInput          400 BAD_REQUEST         (issues: field path -> message)
+    │   ├── PayloadTooLarge       413 PAYLOAD_TOO_LARGE
+    │   └── UnsupportedMediaType  415 UNSUPPORTED_MEDIA_TYPE
     ├── Unauthorized              401 UNAUTHORIZED
     ├── PaymentRequired           402 PAYMENT_REQUIRED
     ├── Forbidden                 403 FORBIDDEN
     ├── NotFound                  404 NOT_FOUND
     ├── MethodNotAllowed          405 METHOD_NOT_SUPPORTED
+    ├── Timeout                   408 TIMEOUT
     ├── Conflict                  409 CONFLICT
+    ├── PreconditionFailed        412 PRECONDITION_FAILED
+    ├── UnprocessableContent      422 UNPROCESSABLE_CONTENT
     ├── TooManyRequests           429 TOO_MANY_REQUESTS   (retry_after seconds)
+    ├── Unimplemented             501 NOT_IMPLEMENTED
     └── ServiceUnavailable        503 SERVICE_UNAVAILABLE (retry_after seconds)
 
 Each error carries a stable machine `code` (the tRPC code name), an HTTP status and a
@@ -18,6 +24,7 @@ message that is safe to show a client. Foreign exceptions are wrapped with `rais
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
@@ -43,9 +50,28 @@ class BadRequest(SocklessError):
     code = "BAD_REQUEST"
 
 
+class InvalidInput(BadRequest):
+    """Input that failed validation. `issues` are (path, message) pairs; a path is the keys and
+    indexes leading to the offending value, `()` for the input as a whole."""
+
+    def __init__(
+        self,
+        message: str = "invalid input",
+        *,
+        issues: Sequence[tuple[tuple[str | int, ...], str]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.issues = list(issues)
+
+
 class PayloadTooLarge(BadRequest):
     status = 413
     code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(BadRequest):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
 
 
 class Unauthorized(SocklessError):
@@ -73,14 +99,34 @@ class MethodNotAllowed(SocklessError):
     code = "METHOD_NOT_SUPPORTED"
 
 
+class Timeout(SocklessError):
+    status = 408
+    code = "TIMEOUT"
+
+
 class Conflict(SocklessError):
     status = 409
     code = "CONFLICT"
 
 
+class PreconditionFailed(SocklessError):
+    status = 412
+    code = "PRECONDITION_FAILED"
+
+
+class UnprocessableContent(SocklessError):
+    status = 422
+    code = "UNPROCESSABLE_CONTENT"
+
+
 class TooManyRequests(SocklessError):
     status = 429
     code = "TOO_MANY_REQUESTS"
+
+
+class Unimplemented(SocklessError):
+    status = 501
+    code = "NOT_IMPLEMENTED"
 
 
 class ServiceUnavailable(SocklessError):
