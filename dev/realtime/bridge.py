@@ -32,6 +32,8 @@ def topic_to_channel(topic: str, private: bool) -> str:
     Nothing is rewritten silently: a lossy mapping could merge two topics into one channel.
     """
     bare = topic.removeprefix(_REALTIME_PREFIX)
+    if not bare:
+        raise InvalidTopic(f"topic {topic!r} is empty")
     keep = bare.startswith(_ALREADY_AUTHORIZED) or bare.startswith(SERVER_TO_USER_PREFIX)
     channel = f"private-{bare}" if private and not keep else bare
     problem = channel_name_problem(channel)

@@ -357,19 +357,26 @@ class WebhookReceiver:
     deliveries: queue.Queue[tuple[dict[str, str], bytes]]
     failures_left: list[int]
     """Answer 500 this many times before accepting, to exercise retries."""
+    pending: list[Observation] = field(default_factory=list)
+    """Events delivered but not yet claimed by `wait_for`."""
 
-    async def next_events(self) -> tuple[dict[str, str], bytes, list[Observation]]:
-        headers, body = await asyncio.to_thread(self.deliveries.get, True, WAIT)
-        return headers, body, json.loads(body)["events"]
+    async def next_delivery(self) -> tuple[dict[str, str], bytes]:
+        """The next accepted delivery (headers, raw body), bounded by WAIT."""
+        return await asyncio.to_thread(self.deliveries.get, True, WAIT)
 
     async def wait_for(self, name: str, **match: object) -> Observation:
-        """Events are checked in delivery order; earlier non-matching ones are skipped."""
+        """Claim the first delivered event named `name` whose fields equal `match`."""
+
+        def fits(event: Observation) -> bool:
+            return event["name"] == name and all(event.get(k) == v for k, v in match.items())
+
         async with asyncio.timeout(WAIT):
             while True:
-                _, _, events = await self.next_events()
-                for event in events:
-                    if event["name"] == name and all(event.get(k) == v for k, v in match.items()):
-                        return event
+                for index, event in enumerate(self.pending):
+                    if fits(event):
+                        return self.pending.pop(index)
+                _, body = await self.next_delivery()
+                self.pending.extend(json.loads(body)["events"])
 
 
 @contextlib.contextmanager
