@@ -1,0 +1,199 @@
+"""Who is calling: a Clerk or Supabase Auth session JWT -> `Principal`.
+
+The token comes from `Authorization: Bearer <jwt>`, else from Clerk's `__session` cookie.
+Which verifier applies is read from the token's header and (unverified) issuer, then the
+signature decides:
+
+    alg HS256                              Supabase, SUPABASE_JWT_SECRET, aud "authenticated"
+    alg ES256/RS256, iss ".../auth/v1"     Supabase, keys from SUPABASE_JWKS_URL
+    alg RS256 otherwise                    Clerk, CLERK_JWT_KEY (PEM, no network) or
+                                           CLERK_JWKS_URL; `azp` must be one of
+                                           CLERK_AUTHORIZED_PARTIES when that is set
+
+Every verifier requires `exp` and `sub` and allows LEEWAY_S of clock skew. Any failure is
+`Unauthorized` with a message saying exactly what was wrong (expired, bad signature, wrong
+audience, azp not authorized, ...), which lib.web answers as 401 JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+import jwt
+from starlette.requests import Request
+
+from lib.config import Settings, settings
+from lib.errors import SocklessError, Unauthorized
+from lib.jwks import Jwks
+
+Provider = Literal["supabase", "clerk"]
+
+LEEWAY_S = 5
+SUPABASE_AUDIENCE = "authenticated"
+SESSION_COOKIE = "__session"
+REQUIRED_CLAIMS = ["exp", "sub"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated user: `user_id` is the token's `sub` (what auth.uid() returns in SQL)."""
+
+    user_id: str
+    provider: Provider
+    claims: Mapping[str, Any]
+    email: str | None
+
+
+def token_of(request: Request) -> str:
+    """The bearer token of a request (header first, then Clerk's `__session` cookie)."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+        return token.strip()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return cookie
+    raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+
+
+def _decode(
+    token: str,
+    key: Any,
+    *,
+    algorithms: list[str],
+    audience: str | None,
+) -> dict[str, Any]:
+    """Verify signature and times (and audience if given); map PyJWT's errors to ours."""
+    options: dict[str, Any] = {"require": REQUIRED_CLAIMS, "verify_aud": audience is not None}
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, key, algorithms=algorithms, audience=audience, leeway=LEEWAY_S, options=options
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("token has expired") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise Unauthorized("token is not valid yet (nbf/iat in the future)") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        if exc.claim == "aud":
+            raise Unauthorized(f"token has no audience; expected {audience!r}") from exc
+        raise Unauthorized(f"token has no {exc.claim!r} claim") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise Unauthorized(f"token audience is not {audience!r}") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise Unauthorized("token signature is invalid") from exc
+    except jwt.InvalidAlgorithmError as exc:
+        raise Unauthorized(f"token algorithm is not one of {', '.join(algorithms)}") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized(f"token is invalid: {exc}") from exc
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise Unauthorized("token has no 'sub' claim")
+    return claims
+
+
+def _pem(key: str) -> Any:
+    """CLERK_JWT_KEY as a public key object (accepts a bare base64 body without PEM armour)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    text = key.strip()
+    if "-----BEGIN" not in text:
+        text = f"-----BEGIN PUBLIC KEY-----\n{text}\n-----END PUBLIC KEY-----"
+    try:
+        return load_pem_public_key(text.encode())
+    except ValueError as exc:
+        raise SocklessError("CLERK_JWT_KEY is not a PEM public key") from exc
+
+
+class Authenticator:
+    """Verifies tokens for one set of settings; holds the parsed PEM key and JWKS caches."""
+
+    def __init__(self, config: Settings, *, http: httpx.AsyncClient | None = None) -> None:
+        self.config = config
+        self._http = http
+        self._clerk_key: Any = None
+        self._clerk_jwks = Jwks(config.clerk_jwks_url, http=http) if config.clerk_jwks_url else None
+        self._supabase_jwks = (
+            Jwks(config.supabase_jwks_url, http=http) if config.supabase_jwks_url else None
+        )
+
+    async def authenticate(self, request: Request) -> Principal:
+        return await self.verify(token_of(request))
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("token is not a JWT") from exc
+        alg, kid = header.get("alg"), header.get("kid")
+        issuer = unverified.get("iss")
+        if alg == "HS256":
+            return self._supabase_secret(token)
+        if alg in ("ES256", "RS256") and isinstance(issuer, str) and issuer.endswith("/auth/v1"):
+            return await self._supabase_keys(token, alg, kid)
+        if alg == "RS256":
+            return await self._clerk(token, kid)
+        raise Unauthorized(f"token algorithm {alg!r} is not accepted")
+
+    def _supabase_secret(self, token: str) -> Principal:
+        secret = self.config.supabase_jwt_secret.get()
+        if not secret:
+            raise Unauthorized("HS256 tokens are not accepted: SUPABASE_JWT_SECRET is not set")
+        claims = _decode(token, secret, algorithms=["HS256"], audience=SUPABASE_AUDIENCE)
+        return _principal(claims, "supabase")
+
+    async def _supabase_keys(self, token: str, alg: str, kid: str | None) -> Principal:
+        if self._supabase_jwks is None:
+            raise Unauthorized(
+                f"{alg} Supabase tokens are not accepted: SUPABASE_JWKS_URL is not set"
+            )
+        key = await self._supabase_jwks.key(kid)
+        claims = _decode(token, key, algorithms=[alg], audience=SUPABASE_AUDIENCE)
+        return _principal(claims, "supabase")
+
+    async def _clerk(self, token: str, kid: str | None) -> Principal:
+        if self.config.clerk_jwt_key:
+            if self._clerk_key is None:
+                self._clerk_key = _pem(self.config.clerk_jwt_key)
+            key: Any = self._clerk_key
+        elif self._clerk_jwks is not None:
+            key = await self._clerk_jwks.key(kid)
+        else:
+            raise Unauthorized("RS256 tokens are not accepted: set CLERK_JWT_KEY or CLERK_JWKS_URL")
+        claims = _decode(token, key, algorithms=["RS256"], audience=None)
+        parties = self.config.clerk_authorized_parties
+        if parties:
+            azp = claims.get("azp")
+            if not isinstance(azp, str) or azp.rstrip("/") not in parties:
+                raise Unauthorized(f"token azp {azp!r} is not an authorized party")
+        return _principal(claims, "clerk")
+
+
+def _principal(claims: dict[str, Any], provider: Provider) -> Principal:
+    email = claims.get("email")
+    return Principal(
+        user_id=claims["sub"],
+        provider=provider,
+        claims=claims,
+        email=email if isinstance(email, str) and email else None,
+    )
+
+
+_authenticators: dict[Settings, Authenticator] = {}
+
+
+def authenticator(config: Settings | None = None) -> Authenticator:
+    """The process-wide Authenticator for these settings (created on first use)."""
+    config = config or settings()
+    if config not in _authenticators:
+        _authenticators[config] = Authenticator(config)
+    return _authenticators[config]
+
+
+async def authenticate(request: Request, *, config: Settings | None = None) -> Principal:
+    """The Principal behind a request, or Unauthorized (401)."""
+    return await authenticator(config).authenticate(request)

@@ -1,0 +1,38 @@
+"""Small helpers for tests that drive lib/ against the local stack (real PostgREST, real
+Postgres): settings pointing at the stack, a superuser SQL connection for arranging rows,
+and an httpx client for an inline ASGI app."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import psycopg
+from starlette.types import ASGIApp
+
+from dev.stack import Stack
+from lib.config import Settings, load_settings
+
+
+def stack_settings(stack: Stack, **env: str) -> Settings:
+    """Settings as the stack's functions read them, plus `env` overrides."""
+    return load_settings({**stack.env(), "SOCKLESS_ENV": "development", **env})
+
+
+@contextlib.contextmanager
+def sql(stack: Stack) -> Iterator[psycopg.Connection]:
+    """A superuser connection (autocommit) for arranging and inspecting rows."""
+    assert stack.pg is not None
+    with psycopg.connect(stack.pg.dsn, autocommit=True, connect_timeout=10) as conn:
+        yield conn
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def asgi_client(app: ASGIApp) -> httpx.AsyncClient:
+    """An httpx client calling `app` in-process, the way a browser calls the function."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fn.test")
