@@ -1,0 +1,218 @@
+"""RLS for Supabase Realtime private topics and the membership tables, checked the way
+Supabase checks them: as `authenticated` with request.jwt.claims (and realtime.topic) set,
+inside a transaction that is always rolled back."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+
+from dev.stack import Stack
+from tests.support import sql, unique
+
+
+@dataclass(frozen=True)
+class Members:
+    member: str
+    outsider: str
+    location: str
+    poker: str
+    conversation: str
+
+
+@pytest.fixture
+def members(stack: Stack) -> Members:
+    member, outsider = unique("member"), unique("outsider")
+    location, poker, conversation = unique("loc"), str(uuid.uuid4()), str(uuid.uuid4())
+    with sql(stack) as db:
+        db.execute("insert into public.locations (id) values (%s)", [location])
+        db.execute(
+            "insert into public.location_members (location_id, user_id) values (%s, %s)",
+            [location, member],
+        )
+        db.execute(
+            "insert into public.poker_sessions (id, name, facilitator_id) values (%s, 'P', %s)",
+            [poker, unique("facilitator")],
+        )
+        db.execute(
+            "insert into public.poker_members (session_id, user_id) values (%s, %s)",
+            [poker, member],
+        )
+        db.execute("insert into public.conversations (id) values (%s)", [conversation])
+        db.execute(
+            "insert into public.conversation_participants (conversation_id, user_id) "
+            "values (%s, %s)",
+            [conversation, member],
+        )
+    return Members(member, outsider, location, poker, conversation)
+
+
+@contextmanager
+def as_user(
+    stack: Stack, user: str | None, *, topic: str | None = None, role: str = "authenticated"
+) -> Iterator[psycopg.Connection]:
+    """A transaction running as `role` with `user`'s JWT claims; rolled back at the end."""
+    assert stack.pg is not None
+    with psycopg.connect(stack.pg.dsn, connect_timeout=10) as conn:
+        try:
+            claims = {"sub": user, "role": role} if user else {"role": role}
+            conn.execute("select set_config('request.jwt.claims', %s, true)", [json.dumps(claims)])
+            if topic is not None:
+                conn.execute("select set_config('realtime.topic', %s, true)", [topic])
+            conn.execute(f"set local role {role}")
+            yield conn
+        finally:
+            conn.rollback()
+
+
+def denied(
+    stack: Stack,
+    user: str,
+    statement: str,
+    *params: object,
+    role: str = "authenticated",
+    topic: str | None = None,
+) -> bool:
+    """Whether running `statement` as `user` is refused for lack of privilege."""
+    with as_user(stack, user, role=role, topic=topic) as conn:
+        try:
+            conn.execute(statement, list(params))
+        except psycopg.errors.InsufficientPrivilege:
+            return True
+        return False
+
+
+def topics(m: Members) -> list[str]:
+    return [
+        f"user-{m.member}",
+        f"location-{m.location}",
+        f"poker-{m.poker}",
+        f"conversation-{m.conversation}",
+    ]
+
+
+def broadcast_row(conn: psycopg.Connection, topic: str) -> None:
+    conn.execute(
+        "insert into realtime.messages (topic, extension, event, payload, private) "
+        "values (%s, 'broadcast', 'vote', '{}', true)",
+        [topic],
+    )
+
+
+def receives(stack: Stack, user: str, topic: str) -> int:
+    """How many of the topic's messages `user` may read (one is stored first)."""
+    assert stack.pg is not None
+    with psycopg.connect(stack.pg.dsn, connect_timeout=10) as conn:
+        try:
+            broadcast_row(conn, topic)
+            claims = json.dumps({"sub": user, "role": "authenticated"})
+            conn.execute("select set_config('request.jwt.claims', %s, true)", [claims])
+            conn.execute("select set_config('realtime.topic', %s, true)", [topic])
+            conn.execute("set local role authenticated")
+            row = conn.execute(
+                "select count(*) from realtime.messages where topic = %s", [topic]
+            ).fetchone()
+            assert row is not None
+            return int(row[0])
+        finally:
+            conn.rollback()
+
+
+def sends(stack: Stack, user: str, topic: str) -> bool:
+    with as_user(stack, user, topic=topic) as conn:
+        try:
+            broadcast_row(conn, topic)
+        except psycopg.errors.InsufficientPrivilege:
+            return False
+        return True
+
+
+def test_members_receive_on_their_private_topics(stack: Stack, members: Members):
+    for topic in topics(members):
+        assert receives(stack, members.member, topic) == 1, topic
+
+
+def test_outsiders_receive_nothing_on_private_topics(stack: Stack, members: Members):
+    for topic in topics(members):
+        assert receives(stack, members.outsider, topic) == 0, topic
+
+
+def test_members_may_send_and_outsiders_may_not(stack: Stack, members: Members):
+    for topic in topics(members):
+        assert sends(stack, members.member, topic), topic
+        assert not sends(stack, members.outsider, topic), topic
+
+
+def test_a_user_topic_is_only_that_users(stack: Stack, members: Members):
+    assert sends(stack, members.outsider, f"user-{members.outsider}")
+    assert not sends(stack, members.outsider, f"user-{members.member}")
+
+
+def test_unknown_topics_are_closed(stack: Stack, members: Members):
+    assert not sends(stack, members.member, "poker-not-a-uuid")
+    assert not sends(stack, members.member, f"lobby-{members.location}")
+
+
+def test_presence_extension_is_not_covered(stack: Stack, members: Members):
+    topic = f"location-{members.location}"
+    insert = (
+        "insert into realtime.messages (topic, extension, private) values (%s, 'presence', true)"
+    )
+    assert denied(stack, members.member, insert, topic, topic=topic)
+
+
+def count(conn: psycopg.Connection, query: str, *params: object) -> int:
+    row = conn.execute(query, list(params)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_members_read_their_memberships_and_outsiders_nothing(stack: Stack, members: Members):
+    queries = [
+        ("select count(*) from public.locations where id = %s", members.location),
+        ("select count(*) from public.location_members where location_id = %s", members.location),
+        ("select count(*) from public.poker_sessions where id = %s", members.poker),
+        ("select count(*) from public.poker_members where session_id = %s", members.poker),
+        ("select count(*) from public.conversations where id = %s", members.conversation),
+        (
+            "select count(*) from public.conversation_participants where conversation_id = %s",
+            members.conversation,
+        ),
+    ]
+    for query, param in queries:
+        with as_user(stack, members.member) as conn:
+            assert count(conn, query, param) == 1, query
+        with as_user(stack, members.outsider) as conn:
+            assert count(conn, query, param) == 0, query
+
+
+@pytest.mark.parametrize(
+    "table", ["locations", "location_members", "poker_members", "conversation_participants"]
+)
+def test_users_cannot_write_memberships(stack: Stack, members: Members, table: str):
+    assert denied(stack, members.outsider, f"delete from public.{table}")
+
+
+@pytest.mark.parametrize("table", ["cron_runs", "cron_leases", "rate_limits", "cache_entries"])
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_service_tables_are_closed_to_clients(stack: Stack, table: str, role: str):
+    assert denied(stack, unique("user"), f"select count(*) from public.{table}", role=role)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "public.can_subscribe('u', 'user-u')",
+        "public.rate_limit_hit('k', 1, 1)",
+        "public.cache_get('k')",
+        "public.cron_lease_acquire('j', gen_random_uuid(), 1)",
+    ],
+)
+def test_service_functions_are_closed_to_clients(stack: Stack, call: str):
+    assert denied(stack, unique("user"), f"select {call}")
