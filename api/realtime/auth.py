@@ -1,0 +1,6 @@
+"""POST /api/realtime/auth: Pusher channel authorization (pusher-js channelAuthorization)."""
+
+from lib.realtime.pusher_auth import channel_auth
+from lib.web import function
+
+app = function(POST=channel_auth)
