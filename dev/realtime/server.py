@@ -106,6 +106,7 @@ class RealtimeServer:
         self._webhooks: WebhookDispatcher | None = None
         self._webhook_task: asyncio.Task[None] | None = None
         self._address: ServerAddress | None = None
+        self._sock: socket.socket | None = None
 
     @property
     def address(self) -> ServerAddress:
@@ -131,7 +132,7 @@ class RealtimeServer:
         """Listen on host:port (0 picks a free port) and return once connections are accepted."""
         if self._serve_task is not None:
             raise RuntimeError("RealtimeServer is already running")
-        sock = _bind(host, port)
+        sock = self._sock = _bind(host, port)
         bound_host, bound_port = sock.getsockname()[:2]
         webhooks = self._start_webhooks()
         hub = self._hub = Hub(
@@ -203,8 +204,10 @@ class RealtimeServer:
             await asyncio.wait({self._webhook_task})
         if self._owned_client is not None:
             await self._owned_client.aclose()
+        if self._sock is not None:
+            self._sock.close()  # uvicorn closes it too once started; closing twice is harmless
         self._uvicorn = self._serve_task = self._webhooks = self._webhook_task = None
-        self._owned_client = self._hub = self._address = None
+        self._owned_client = self._hub = self._address = self._sock = None
 
     def _start_webhooks(self) -> WebhookSink:
         url = self.config.webhook_url

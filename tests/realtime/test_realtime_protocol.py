@@ -155,6 +155,21 @@ async def test_presence_channel_over_100_members_is_refused(realtime_server: Ser
     assert same_user_again == "pusher_internal:subscription_succeeded"
 
 
+async def test_signed_in_user_joins_presence_without_channel_data(
+    realtime_server: ServerAddress,
+) -> None:
+    client = sdk(realtime_server)
+    async with RawSocket.connect(realtime_server) as socket:
+        signin = client.authenticate_user(
+            socket.socket_id, {"id": "sig", "user_info": {"name": "Sig"}}
+        )
+        await socket.send("pusher:signin", signin)
+        await socket.recv_event("pusher:signin_success")
+        auth = client.authenticate("presence-signed", socket.socket_id)["auth"]
+        answer = await socket.subscribe("presence-signed", auth=auth)
+    assert answer["data"]["presence"]["hash"] == {"sig": {"name": "Sig"}}
+
+
 async def test_presence_subscription_reports_members(realtime_server: ServerAddress) -> None:
     client = sdk(realtime_server)
     async with RawSocket.connect(realtime_server) as a, RawSocket.connect(realtime_server) as b:

@@ -101,3 +101,10 @@ async def test_failed_deliveries_are_retried(
         await socket.subscribe("hooks-retry")
         assert await receiver.wait_for("channel_occupied", channel="hooks-retry")
     assert receiver.failures_left[0] == 0
+
+
+async def test_cache_miss(hooked_server: ServerAddress, receiver: WebhookReceiver) -> None:
+    async with RawSocket.connect(hooked_server) as socket:
+        await socket.subscribe("cache-hooks")
+        assert (await socket.recv())["event"] == "pusher:cache_miss"
+    assert await receiver.wait_for("cache_miss", channel="cache-hooks")
