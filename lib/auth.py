@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import httpx
 import jwt
+from jwt.types import Options
 from starlette.requests import Request
 
 from lib.config import Settings, settings
@@ -69,7 +70,7 @@ def _decode(
     audience: str | None,
 ) -> dict[str, Any]:
     """Verify signature and times (and audience if given); map PyJWT's errors to ours."""
-    options: dict[str, Any] = {"require": REQUIRED_CLAIMS, "verify_aud": audience is not None}
+    options: Options = {"require": REQUIRED_CLAIMS, "verify_aud": audience is not None}
     try:
         claims: dict[str, Any] = jwt.decode(
             token, key, algorithms=algorithms, audience=audience, leeway=LEEWAY_S, options=options

@@ -20,6 +20,7 @@ from lib.db import Database
 from lib.realtime.pusher_auth import channel_auth
 from lib.web import function
 from tests.support import asgi_client, sql, stack_settings, unique
+from tests.test_auth import APP_ORIGIN, RSA_KEY, clerk_token, public_pem
 
 SOCKET_ID = "1234.5678"
 MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
@@ -256,3 +257,32 @@ async def test_the_call_past_the_limit_is_429_with_retry_after(stack: Stack, tok
     assert error_code(refused, 429) == "TOO_MANY_REQUESTS"
     assert 0 < int(refused.headers["retry-after"]) <= 600
     assert someone_else.status_code == 200
+
+
+async def test_clerk_users_are_authorized_like_supabase_users(stack: Stack, db):
+    config = stack_settings(
+        stack, CLERK_JWT_KEY=public_pem(RSA_KEY), CLERK_AUTHORIZED_PARTIES=APP_ORIGIN
+    )
+    user, location = f"user_{uuid.uuid4().hex[:16]}", unique("loc")
+    with sql(stack) as conn:
+        conn.execute("insert into public.locations (id) values (%s)", [location])
+        conn.execute(
+            "insert into public.location_members (location_id, user_id) values (%s, %s)",
+            [location, user],
+        )
+    app = function(POST=partial(channel_auth, config=config, db=db))
+    form = {"socket_id": SOCKET_ID, "channel_name": f"presence-location-{location}"}
+    async with asgi_client(app) as client:
+        member = await client.post(
+            "/api/realtime/auth",
+            data=form,
+            headers={"Authorization": f"Bearer {clerk_token(sub=user)}"},
+        )
+        other_app = await client.post(
+            "/api/realtime/auth",
+            data=form,
+            headers={"Authorization": f"Bearer {clerk_token(sub=user, azp='https://evil.test')}"},
+        )
+    assert member.status_code == 200, member.text
+    assert json.loads(member.json()["channel_data"])["user_id"] == user
+    assert error_code(other_app, 401) == "UNAUTHORIZED"
