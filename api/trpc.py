@@ -1,0 +1,13 @@
+"""/api/trpc/<procedure>: the tRPC endpoint (vercel.json rewrites /api/trpc/(.*) here).
+
+Every procedure the front ends can call is listed below, grouped by feature; see lib/rpc.
+"""
+
+from lib.rpc import events, router, system, trpc_app
+
+ROUTER = router(
+    *system.PROCEDURES,
+    *events.PROCEDURES,
+)
+
+app = trpc_app(ROUTER)
