@@ -129,5 +129,6 @@ class Procedure:
         output = self.output_adapter
         try:
             return output.dump_python(output.validate_python(value), mode="json")
-        except ValidationError as exc:
-            raise SocklessError(f"{self.path} returned an invalid result") from exc
+        except ValidationError as exc:  # a bug: logged with this note, never shown
+            exc.add_note(f"{self.path} returned an invalid result")
+            raise SocklessError("Internal server error") from exc
