@@ -18,6 +18,8 @@ from .webhooks import WebhookSink
 
 logger = logging.getLogger("dev.realtime")
 
+_CLOSE_GRACE = 10.0
+
 
 class WebSocketEndpoint:
     def __init__(self, *, hub: Hub, config: RealtimeConfig, webhooks: WebhookSink) -> None:
@@ -52,8 +54,8 @@ class WebSocketEndpoint:
             self._hub.remove(conn)
             writer.cancel()
             await asyncio.wait({writer})
-        if not writer.cancelled() and writer.exception() is not None:
-            raise writer.exception()  # type: ignore[misc]
+        if not writer.cancelled() and (error := writer.exception()) is not None:
+            raise error
 
     def _refusal(self, websocket: WebSocket) -> tuple[int, str] | None:
         key = websocket.path_params.get("key", "")
@@ -69,11 +71,13 @@ class WebSocketEndpoint:
 
         After `activity_timeout` seconds of silence the server sends pusher:ping; with no
         frame at all within `pong_timeout` after that, the connection is closed with 4201.
+        Once the server is closing the connection, the client gets `_CLOSE_GRACE` seconds
+        to take the close; a client that never reads is then given up on.
         """
         awaiting_pong = False
         while True:
             if conn.closing:
-                timeout = None
+                timeout = _CLOSE_GRACE
             elif awaiting_pong:
                 timeout = float(self._config.pong_timeout)
             else:
@@ -82,6 +86,9 @@ class WebSocketEndpoint:
                 async with asyncio.timeout(timeout):
                     message = await websocket.receive()
             except TimeoutError:
+                if conn.closing:
+                    logger.debug("%s never took its close; dropping it", conn.socket_id)
+                    return
                 if awaiting_pong:
                     logger.debug("%s did not answer ping", conn.socket_id)
                     conn.close(Code.PONG_TIMEOUT, "Pong reply not received")
