@@ -128,7 +128,7 @@ class Procedure:
         """The handler's result, validated against `output`, as JSON-ready data."""
         output = self.output_adapter
         try:
-            return output.dump_python(output.validate_python(value), mode="json")
+            return output.dump_python(output.validate_python(value), mode="json", by_alias=True)
         except ValidationError as exc:  # a bug: logged with this note, never shown
             exc.add_note(f"{self.path} returned an invalid result")
             raise SocklessError("Internal server error") from exc
