@@ -16,14 +16,12 @@ import asyncio
 import json
 import time
 
-import httpx
-
 from bench.realtime_support import (
     WAIT,
+    LightHttp,
     machine,
     open_light_clients,
     percentile,
-    post_signed,
     raise_fd_limit,
     server_process,
 )
@@ -70,19 +68,22 @@ async def run(subscribers: int, rounds: int) -> dict[str, object]:
         subscribe = json.dumps({"event": "pusher:subscribe", "data": {"channel": CHANNEL}})
         for client in clients:
             client.send_text(subscribe)
-        async with httpx.AsyncClient(timeout=WAIT) as http, asyncio.timeout(WAIT * 2):
-            await state.all_subscribed.wait()
-            for n in range(rounds):
-                state.current = n
-                state.sent_at[n] = time.perf_counter_ns()
-                response = await post_signed(
-                    http,
-                    address,
-                    f"/apps/{address.app_id}/events",
-                    {"name": "tick", "channel": CHANNEL, "data": json.dumps({"n": n})},
-                )
-                response.raise_for_status()
-                await state.done[n].wait()
+        http = await LightHttp.open(address)
+        try:
+            async with asyncio.timeout(WAIT * 2):
+                await state.all_subscribed.wait()
+                for n in range(rounds):
+                    state.current = n
+                    state.sent_at[n] = time.perf_counter_ns()
+                    status, answer = await http.post(
+                        f"/apps/{address.app_id}/events",
+                        {"name": "tick", "channel": CHANNEL, "data": json.dumps({"n": n})},
+                    )
+                    if status != 200:
+                        raise RuntimeError(f"events answered {status}: {answer!r}")
+                    await state.done[n].wait()
+        finally:
+            await http.close()
         for client in clients:
             assert client.transport is not None
             client.transport.close()

@@ -99,6 +99,8 @@ async def run(connections: int) -> dict[str, object]:
         clients.clear()
         gc.collect()
         open_channels = await _wait_until_vacated(address)
+        if open_channels:
+            raise RuntimeError(f"{open_channels} channels still occupied after every client left")
         after = await _settle(pid)
     return {
         "connections": connections,

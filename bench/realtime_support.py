@@ -12,14 +12,13 @@ import platform
 import resource
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-import httpx
-from websockets.asyncio.client import ClientConnection, connect
+from urllib.parse import urlencode
 
 from dev.realtime import ServerAddress
 from dev.realtime.signing import sign_request
@@ -71,24 +70,18 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raise_fd_limit(needed: int) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < needed:
         soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     return soft
-
-
-async def open_client(address: ServerAddress) -> ClientConnection:
-    ws = await connect(
-        f"{address.ws_url}/app/{address.key}?protocol=7",
-        open_timeout=WAIT,
-        ping_interval=None,
-        compression=None,
-        max_queue=None,
-    )
-    await asyncio.wait_for(ws.recv(), WAIT)  # pusher:connection_established
-    return ws
 
 
 class LightClient(asyncio.Protocol):
@@ -187,55 +180,51 @@ async def open_light_clients(
     return [task.result() for task in tasks]
 
 
-async def open_clients(
-    address: ServerAddress, count: int, *, concurrency: int = 100
-) -> list[ClientConnection]:
-    gate = asyncio.Semaphore(concurrency)
+class LightHttp:
+    """One keep-alive HTTP/1.1 connection that POSTs signed HTTP API requests, without a
+    client library's overhead (the benchmarks measure the server, not httpx)."""
 
-    async def one() -> ClientConnection:
-        async with gate:
-            return await open_client(address)
+    def __init__(
+        self, address: ServerAddress, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._address = address
+        self._reader = reader
+        self._writer = writer
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(), name=f"bench-connect-{n}") for n in range(count)]
-    return [task.result() for task in tasks]
+    @classmethod
+    async def open(cls, address: ServerAddress) -> LightHttp:
+        reader, writer = await asyncio.open_connection(address.host, address.port)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(address, reader, writer)
 
+    async def post(self, path: str, body: object) -> tuple[int, bytes]:
+        content = json.dumps(body).encode()
+        params = sign_request(
+            key=self._address.key,
+            secret=self._address.secret,
+            method="POST",
+            path=path,
+            params={},
+            body=content,
+            timestamp=int(time.time()),
+        )
+        head = (
+            f"POST {path}?{urlencode(params)} HTTP/1.1\r\nHost: {self._address.host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(content)}\r\n\r\n"
+        )
+        self._writer.write(head.encode() + content)
+        status_line = await self._reader.readline()
+        length = 0
+        while (line := await self._reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return int(status_line.split()[1]), await self._reader.readexactly(length)
 
-async def subscribe(ws: ClientConnection, channel: str) -> None:
-    await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": channel}}))
-    async with asyncio.timeout(WAIT):
-        while True:
-            message = json.loads(await ws.recv())
-            if message["event"] == "pusher_internal:subscription_succeeded":
-                return
-
-
-async def close_all(clients: list[ClientConnection]) -> None:
-    async with asyncio.TaskGroup() as group:
-        for n, ws in enumerate(clients):
-            group.create_task(ws.close(), name=f"bench-close-{n}")
-
-
-async def post_signed(
-    client: httpx.AsyncClient, address: ServerAddress, path: str, body: object
-) -> httpx.Response:
-    """A signed HTTP API call, signed exactly like the official SDK signs it."""
-    content = json.dumps(body).encode()
-    params = sign_request(
-        key=address.key,
-        secret=address.secret,
-        method="POST",
-        path=path,
-        params={},
-        body=content,
-        timestamp=int(time.time()),
-    )
-    return await client.post(
-        f"{address.http_url}{path}",
-        params=params,
-        content=content,
-        headers={"Content-Type": "application/json"},
-    )
+    async def close(self) -> None:
+        self._writer.close()
+        await self._writer.wait_closed()
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -244,4 +233,11 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def machine() -> str:
-    return f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    """E.g. `2 cores, 24 GiB, Debian 12`."""
+    kib = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+    release: dict[str, str] = {}
+    for line in Path("/etc/os-release").read_text().splitlines():
+        key, _, value = line.partition("=")
+        release[key] = value.strip('"')
+    system = f"{release.get('NAME', platform.system()).split()[0]} {release.get('VERSION_ID', '')}"
+    return f"{os.cpu_count()} cores, {round(kib / 2**20)} GiB, {system.strip()}"
