@@ -5,18 +5,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
+from realtime_harness import AuthEndpoint, PusherJsClients, auth_endpoint
 
-# Until pytest.ini sets `pythonpath = .`, make the repo root importable (dev.realtime).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from realtime_harness import AuthEndpoint, PusherJs, auth_endpoint  # noqa: E402
-
-from dev.realtime import RealtimeConfig, ServerAddress, serve_in_thread  # noqa: E402
+from dev.realtime import RealtimeConfig, ServerAddress, serve_in_thread
 
 
 @pytest.fixture(scope="session")
@@ -34,24 +28,6 @@ def realtime_server() -> Iterator[ServerAddress]:
 def auth(realtime_server: ServerAddress) -> Iterator[AuthEndpoint]:
     with auth_endpoint(realtime_server) as endpoint:
         yield endpoint
-
-
-class PusherJsClients:
-    """Starts pusher-js clients for one test and always ends their processes."""
-
-    def __init__(self, address: ServerAddress, auth: AuthEndpoint) -> None:
-        self._address = address
-        self._auth = auth
-        self._clients: list[PusherJs] = []
-
-    async def __call__(self, **params: str) -> PusherJs:
-        client = await PusherJs.start(self._address, self._auth, **params)
-        self._clients.append(client)
-        return client
-
-    async def close(self) -> None:
-        for client in self._clients:
-            await client.close()
 
 
 @pytest.fixture

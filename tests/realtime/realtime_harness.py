@@ -185,6 +185,24 @@ class PusherJs:
                 await self.process.wait()
 
 
+class PusherJsClients:
+    """Starts pusher-js clients for one test and always ends their processes."""
+
+    def __init__(self, address: ServerAddress, auth: AuthEndpoint) -> None:
+        self._address = address
+        self._auth = auth
+        self._clients: list[PusherJs] = []
+
+    async def __call__(self, **params: str) -> PusherJs:
+        client = await PusherJs.start(self._address, self._auth, **params)
+        self._clients.append(client)
+        return client
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+
 # Raw WebSocket
 
 

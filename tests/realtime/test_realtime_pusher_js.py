@@ -6,8 +6,7 @@ arrives only after anything sent before it, so once the marker is in, nothing el
 
 from __future__ import annotations
 
-from conftest import PusherJsClients
-from realtime_harness import PusherJs, sdk, signed_request
+from realtime_harness import PusherJs, PusherJsClients, sdk, signed_request
 
 from dev.realtime import ServerAddress
 
