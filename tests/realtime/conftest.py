@@ -25,16 +25,18 @@ def realtime_server() -> Iterator[ServerAddress]:
 
 
 @pytest.fixture(scope="session")
-def auth(realtime_server: ServerAddress) -> Iterator[AuthEndpoint]:
+def realtime_auth(realtime_server: ServerAddress) -> Iterator[AuthEndpoint]:
+    """The app's auth endpoint for pusher-js (official SDK signing), on a free port."""
     with auth_endpoint(realtime_server) as endpoint:
         yield endpoint
 
 
 @pytest.fixture
 async def pusher_js(
-    realtime_server: ServerAddress, auth: AuthEndpoint
+    realtime_server: ServerAddress, realtime_auth: AuthEndpoint
 ) -> AsyncIterator[PusherJsClients]:
-    clients = PusherJsClients(realtime_server, auth)
+    """Starts pusher-js clients (`await pusher_js(user_id="alice")`); ends them all after."""
+    clients = PusherJsClients(realtime_server, realtime_auth)
     try:
         yield clients
     finally:
