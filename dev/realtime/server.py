@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -67,16 +67,18 @@ class _Uvicorn(uvicorn.Server):
     """uvicorn without its signal handlers (the owner decides when to stop), closing our
     sockets with 4200 before uvicorn's own shutdown would close them with 1012."""
 
-    def __init__(self, config: uvicorn.Config, server: RealtimeServer) -> None:
+    def __init__(
+        self, config: uvicorn.Config, *, before_shutdown: Callable[[], Awaitable[None]]
+    ) -> None:
         super().__init__(config)
-        self._owner = server
+        self._before_shutdown = before_shutdown
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await self._owner._close_sockets()
+        await self._before_shutdown()
         await super().shutdown(sockets)
 
 
@@ -172,7 +174,7 @@ class RealtimeServer:
             backlog=4096,
             timeout_graceful_shutdown=5,
         )
-        self._uvicorn = _Uvicorn(uv_config, self)
+        self._uvicorn = _Uvicorn(uv_config, before_shutdown=self._close_sockets)
         self._serve_task = asyncio.create_task(
             self._uvicorn.serve(sockets=[sock]), name="realtime-uvicorn"
         )
@@ -213,6 +215,8 @@ class RealtimeServer:
                 logger.warning("webhooks still pending at shutdown were dropped")
             self._webhook_task.cancel()
             await asyncio.wait({self._webhook_task})
+            if not self._webhook_task.cancelled() and self._webhook_task.exception() is not None:
+                logger.error("webhook delivery stopped: %r", self._webhook_task.exception())
         if self._owned_client is not None:
             await self._owned_client.aclose()
         if self._sock is not None:
