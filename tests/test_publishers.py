@@ -21,7 +21,7 @@ from lib.config import load_settings
 from lib.events import Channel, Event
 from lib.realtime import publisher
 from lib.realtime.memory import MemoryPublisher
-from lib.realtime.publisher import Publisher, PublishError
+from lib.realtime.port import Publisher, PublishError
 from lib.realtime.pusher import PusherPublisher
 from lib.realtime.supabase import SupabasePublisher
 

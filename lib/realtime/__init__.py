@@ -1,5 +1,5 @@
 """Realtime: who may subscribe to which channel (channels.py), the Publisher port and its
-adapters (publisher.py; pusher.py, supabase.py, memory.py), the outbox publish and relay
+adapters (port.py; pusher.py, supabase.py, memory.py), the outbox publish and relay
 (outbox.py), history (history.py). Each concept is its own module; importing this package
 imports none of them (adapters load when `publisher()` picks one)."""
 
@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import httpx
 
     from lib.config import Settings
-    from lib.realtime.publisher import Publisher
+    from lib.realtime.port import Publisher
 
 _http: httpx.AsyncClient | None = None
 

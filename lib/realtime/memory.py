@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lib.events import Event
-from lib.realtime.publisher import PublishError
+from lib.realtime.port import PublishError
 
 
 @dataclass
@@ -15,6 +15,8 @@ class MemoryPublisher:
     calls: int = 0
     failures: int = 0
     """The next `failures` calls raise PublishError (nothing delivered) instead of recording."""
+    failure_status: int | None = None
+    """The provider status those failures report (None: unreachable; 400: a permanent refusal)."""
 
     async def publish(self, events: Sequence[Event]) -> None:
         if not events:
@@ -22,7 +24,7 @@ class MemoryPublisher:
         self.calls += 1
         if self.failures > 0:
             self.failures -= 1
-            raise PublishError("memory publisher told to fail")
+            raise PublishError("memory publisher told to fail", status=self.failure_status)
         self.published.extend(events)
 
     def on(self, channel: str) -> list[Event]:

@@ -22,6 +22,7 @@ from lib.errors import ServiceUnavailable
 from lib.events import Event
 
 RETRY_AFTER_S = 5
+PERMANENT_STATUSES = frozenset({400, 404, 413, 422})
 
 
 class PublishError(ServiceUnavailable):
@@ -37,6 +38,12 @@ class PublishError(ServiceUnavailable):
         super().__init__(message, retry_after=RETRY_AFTER_S)
         self.delivered = frozenset(delivered)
         self.provider_status = status
+
+    @property
+    def permanent(self) -> bool:
+        """The provider refused the request itself (bad input, too large): retrying the same
+        events will not help. Unreachable, 5xx, 429 and credential errors are transient."""
+        return self.provider_status in PERMANENT_STATUSES
 
 
 @runtime_checkable

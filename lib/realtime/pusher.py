@@ -29,7 +29,7 @@ import httpx
 
 from lib.config import Settings
 from lib.events import MAX_EVENT_BYTES, Channel, Event, encode
-from lib.realtime.publisher import PublishError, chunked
+from lib.realtime.port import PublishError, chunked
 
 if TYPE_CHECKING:
     from pusher.authentication_client import AuthenticationClient

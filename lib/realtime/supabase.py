@@ -20,7 +20,7 @@ import httpx
 
 from lib.config import Settings
 from lib.events import MAX_EVENT_BYTES, Channel, Event, encode
-from lib.realtime.publisher import PublishError
+from lib.realtime.port import PublishError
 
 BROADCAST_PATH = "/realtime/v1/api/broadcast"
 
