@@ -31,7 +31,7 @@ from lib.errors import InvalidInput, SocklessError, Unauthorized
 
 if TYPE_CHECKING:
     from lib.auth import Principal
-    from lib.realtime.publisher import Publisher
+    from lib.realtime.port import Publisher
 
 Kind = Literal["query", "mutation"]
 Schema = type[BaseModel] | TypeAdapter[Any]
