@@ -1,0 +1,6 @@
+"""GET /api/realtime/history?channel=&after=&limit=: events a client missed on a channel."""
+
+from lib.realtime.history import history_endpoint
+from lib.web import function
+
+app = function(GET=history_endpoint)
