@@ -61,10 +61,18 @@ async def _cache_entries(ctx: JobContext) -> int:
     return await cache.expire(ctx.db)
 
 
+async def _outbox_rows(ctx: JobContext) -> int:
+    """Published (and parked) outbox events past retention (lib.realtime.outbox.RelayPolicy)."""
+    from lib.realtime.outbox import cleanup as outbox_cleanup
+
+    return await outbox_cleanup(ctx.db)
+
+
 CLEANUPS: dict[str, Cleanup] = {
     "cron_runs": _old_cron_runs,
     "rate_limits": _rate_limit_windows,
     "cache_entries": _cache_entries,
+    "outbox": _outbox_rows,
 }
 """What `cleanup` deletes, by name -> rows deleted. Features add their own entry here."""
 
