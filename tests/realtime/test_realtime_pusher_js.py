@@ -6,6 +6,8 @@ arrives only after anything sent before it, so once the marker is in, nothing el
 
 from __future__ import annotations
 
+import asyncio
+
 from realtime_harness import PusherJs, PusherJsClients, sdk, signed_request
 
 from dev.realtime import ServerAddress
@@ -14,6 +16,16 @@ from dev.realtime import ServerAddress
 async def _marker(client: PusherJs, address: ServerAddress, channel: str) -> None:
     sdk(address).trigger(channel, "marker", {})
     await client.expect("event", channel=channel, event="marker")
+
+
+async def _subscriptions_settle_at(address: ServerAddress, channel: str, count: int) -> None:
+    """Ask the HTTP API (bounded) until the server has processed joins/leaves to `count`."""
+    for _ in range(200):
+        info = sdk(address).channel_info(channel, ["subscription_count"])
+        if info["subscription_count"] == count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{channel} never settled at {count} subscriptions")
 
 
 async def test_public_channel_receives_triggered_event(
@@ -82,6 +94,7 @@ async def test_second_connection_of_a_member_is_not_announced(
     bob_laptop = await pusher_js(user_id="bob")
     assert (await bob_laptop.subscribe("presence-desk"))["members"]["count"] == 2
     await bob_laptop.close()
+    await _subscriptions_settle_at(realtime_server, "presence-desk", 2)
     await _marker(alice, realtime_server, "presence-desk")
 
     assert alice.seen("member_added") == [] and alice.seen("member_removed") == []
