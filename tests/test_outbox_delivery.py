@@ -20,7 +20,7 @@ from lib.config import Settings, load_settings
 from lib.db import Database
 from lib.realtime import publisher
 from lib.realtime.outbox import RelayPolicy, commit_events, relay_all
-from tests.outbox_support import away_from_cron, outbox_rows, pusher_js
+from tests.outbox_support import away_from_cron, outbox_rows, pusher_js, sql
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +238,54 @@ async def test_history_needs_a_token(stack, http):
     response = await history(http, stack, None, channel=f"private-user-{user()}")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+async def test_the_outbox_relay_cron_delivers_what_a_dead_function_left(stack, token, db, http):
+    """A function died after its command: the row is stale. Vercel's call of the
+    `outbox-relay` cron (Bearer CRON_SECRET) publishes it to the subscriber."""
+    await away_from_cron(15)  # the stack's own run must not publish it before we subscribe
+    who = user()
+    channel = f"private-user-{who}"
+    result = await add_note(db, who, "left behind")
+    with sql(stack) as conn:  # skip the 5 s the dead function had to publish it
+        conn.execute(
+            "update public.outbox set next_attempt_at = now() where id = %s",
+            [result["events"][0]["id"]],
+        )
+    assert stack.realtime is not None
+    async with pusher_js(stack.realtime, auth_endpoint=auth_url(stack), token=token(who)) as js:
+        await js.subscribe(channel)
+        async with asyncio.timeout(30):  # the stack's own minute cron may hold the lease
+            while True:
+                response = await http.get(
+                    f"{stack.api_url}/api/cron/outbox-relay",
+                    headers={"Authorization": f"Bearer {stack.config.cron_secret}"},
+                )
+                assert response.status_code == 200, response.text
+                if "skipped" not in response.json():
+                    break
+                await asyncio.sleep(0.5)
+        received = await js.expect("event", channel=channel, event="note-added")
+    assert received["data"]["id"] == str(result["events"][0]["id"])
+    assert response.json()["result"]["error"] is None
+    assert outbox_rows(stack, channel)[0]["published_at"] is not None
+
+
+async def test_the_cleanup_cron_deletes_published_events_past_retention(stack, db, http):
+    who = user()
+    channel = f"private-user-{who}"
+    result = await add_note(db, who, "old news")
+    with sql(stack) as conn:
+        conn.execute(
+            "update public.outbox set published_at = now() - interval '30 days' where id = %s",
+            [result["events"][0]["id"]],
+        )
+
+    response = await http.get(
+        f"{stack.api_url}/api/cron/cleanup",
+        headers={"Authorization": f"Bearer {stack.config.cron_secret}"},
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["deleted"]["outbox"] >= 1
+    assert outbox_rows(stack, channel) == []
