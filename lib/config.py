@@ -15,6 +15,8 @@ from typing import Literal
 
 Environment = Literal["development", "preview", "production"]
 RealtimeProvider = Literal["pusher", "supabase", "memory"]
+VoiceProvider = Literal["signalwire", "twilio"]
+VoiceCodec = Literal["pcmu", "l16"]
 
 
 class Secret:
@@ -72,11 +74,33 @@ class Settings:
     realtime_auth_rate_window_s: int = 60
     # the `cleanup` cron deletes cron_runs older than this
     cron_runs_retention_days: int = 30
+    # voice (lib.features.calls): webhooks are verified against public_base_url + path
+    public_base_url: str = ""
+    voice_provider: VoiceProvider = "signalwire"
+    voice_from_number: str = ""
+    voice_stream_codec: VoiceCodec = "pcmu"
+    bridge_url: str = "ws://127.0.0.1:8080"
+    bridge_token_secret: Secret = field(default_factory=lambda: Secret(""))
+    bridge_token_ttl_s: int = 120
+    signalwire_project_id: str = ""
+    signalwire_api_token: Secret = field(default_factory=lambda: Secret(""))
+    signalwire_signing_key: Secret = field(default_factory=lambda: Secret(""))
+    signalwire_space_url: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: Secret = field(default_factory=lambda: Secret(""))
+    twilio_api_url: str = "https://api.twilio.com"
 
     @property
     def debug(self) -> bool:
         """Stack traces in error bodies only when developing locally."""
         return self.environment == "development"
+
+    @property
+    def voice_signing_key(self) -> Secret:
+        """What signs the provider's webhooks: SignalWire's Signing Key or Twilio's Auth Token."""
+        if self.voice_provider == "signalwire":
+            return self.signalwire_signing_key
+        return self.twilio_auth_token
 
 
 def _choice[T: str](value: str, allowed: tuple[T, ...], name: str) -> T:
@@ -129,6 +153,24 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         realtime_auth_rate_limit=int(get("REALTIME_AUTH_RATE_LIMIT") or 120),
         realtime_auth_rate_window_s=int(get("REALTIME_AUTH_RATE_WINDOW_S") or 60),
         cron_runs_retention_days=int(get("CRON_RUNS_RETENTION_DAYS") or 30),
+        public_base_url=get("PUBLIC_BASE_URL").rstrip("/"),
+        voice_provider=_choice(
+            get("VOICE_PROVIDER", "signalwire"), ("signalwire", "twilio"), "VOICE_PROVIDER"
+        ),
+        voice_from_number=get("VOICE_FROM_NUMBER"),
+        voice_stream_codec=_choice(
+            get("VOICE_STREAM_CODEC", "pcmu"), ("pcmu", "l16"), "VOICE_STREAM_CODEC"
+        ),
+        bridge_url=get("BRIDGE_URL", "ws://127.0.0.1:8080").rstrip("/"),
+        bridge_token_secret=secret("BRIDGE_TOKEN_SECRET"),
+        bridge_token_ttl_s=int(get("BRIDGE_TOKEN_TTL_S") or 120),
+        signalwire_project_id=get("SIGNALWIRE_PROJECT_ID"),
+        signalwire_api_token=secret("SIGNALWIRE_API_TOKEN"),
+        signalwire_signing_key=secret("SIGNALWIRE_SIGNING_KEY"),
+        signalwire_space_url=get("SIGNALWIRE_SPACE_URL").rstrip("/"),
+        twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+        twilio_auth_token=secret("TWILIO_AUTH_TOKEN"),
+        twilio_api_url=get("TWILIO_API_URL", "https://api.twilio.com").rstrip("/"),
     )
 
 
