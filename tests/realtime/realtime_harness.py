@@ -161,7 +161,7 @@ class PusherJs:
                 line = await self.process.stdout.readline()
                 if not line:
                     raise AssertionError(f"pusher-js exited; saw {self.buffer}")
-                item = json.loads(line)
+                item: Observation = json.loads(line)
                 if fits(item):
                     return item
                 self.buffer.append(item)
