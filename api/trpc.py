@@ -3,11 +3,13 @@
 Every procedure the front ends can call is listed below, grouped by feature; see lib/rpc.
 """
 
+from lib.features.calls import procedures as calls
 from lib.rpc import events, router, system, trpc_app
 
 ROUTER = router(
     *system.PROCEDURES,
     *events.PROCEDURES,
+    *calls.PROCEDURES,
 )
 
 app = trpc_app(ROUTER)

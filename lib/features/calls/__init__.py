@@ -1,0 +1,16 @@
+"""Calls: AI phone calls through SignalWire/Twilio and the voice bridge (worker/).
+
+    webhooks.py    POST /api/voice/incoming (TwiML that streams the call to the bridge) and
+                   /api/voice/status (status callbacks), signature-checked, idempotent
+    procedures.py  calls.start / calls.get / calls.list (tRPC)
+    provider.py    the provider's REST API (placing calls), on an injected httpx client
+    signature.py   the providers' form-post signature scheme (pure)
+    token.py       short-lived stream tokens the bridge verifies (pure)
+    twiml.py       TwiML/LaML documents (pure)
+    models.py      inputs and views
+
+The call's life: webhook -> calls row (migration 20261121060001_calls) -> TwiML -> the provider
+streams audio to the bridge -> the bridge talks to OpenAI Realtime and, when the call ends,
+saves transcript/outcome/summary with calls_finish(), which queues `call-ended` on
+private-user-{owner} in the same transaction.
+"""

@@ -1,0 +1,157 @@
+"""`calls.*`: outbound calls and call records through tRPC.
+
+    calls.start  mutation, signed in, 10 calls / 10 min / caller
+                 {to, goal, context?, fromNumber?} -> the call (status "queued" or later)
+    calls.get    query, signed in      {id} -> the call with its transcript (NOT_FOUND if it is
+                                       not the caller's)
+    calls.list   query, signed in      {limit?, before?} -> {calls, next}, newest first
+
+calls.start stores the call first (so the webhooks the provider sends while we wait for its
+answer find it: their URLs carry `?callId=`), then asks the provider to dial; a refusal marks
+the call failed and answers BAD_REQUEST (the provider's message) or SERVICE_UNAVAILABLE.
+The provider's HTTP client is injected: `procedures(http=client)` (tests pass an
+httpx.MockTransport speaking the provider's REST API); by default the shared client.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from lib.db import map_error
+from lib.errors import BadRequest, NotFound, ServiceUnavailable, SocklessError
+from lib.features.calls import models
+from lib.features.calls.models import (
+    Call,
+    CallList,
+    GetInput,
+    ListInput,
+    StartInput,
+)
+from lib.features.calls.provider import TelephonyApi
+from lib.rpc.procedure import Context, Procedure
+
+if TYPE_CHECKING:
+    from postgrest import AsyncSelectRequestBuilder
+
+
+async def start(ctx: Context, input: StartInput, *, http: httpx.AsyncClient | None) -> Call:
+    config = ctx.settings
+    if not config.public_base_url:
+        raise ServiceUnavailable("PUBLIC_BASE_URL is not set: the provider could not reach us")
+    from_number = input.fromNumber or config.voice_from_number
+    if not from_number:
+        raise BadRequest("fromNumber is required (no VOICE_FROM_NUMBER is configured)")
+    if http is None:
+        from lib.realtime import http_client
+
+        http = http_client()
+    api = TelephonyApi.from_settings(config, http=http)
+    row: dict[str, Any] = await ctx.db.rpc(
+        "calls_create_outbound",
+        p_owner=ctx.user.user_id,
+        p_provider=config.voice_provider,
+        p_from=from_number,
+        p_to=input.to,
+        p_goal=input.goal,
+        p_context=input.context,
+    )
+    call_id = str(row["id"])
+    base = config.public_base_url
+    try:
+        placed = await api.place_call(
+            to=input.to,
+            from_=from_number,
+            url=f"{base}/api/voice/incoming?callId={call_id}",
+            status_callback=f"{base}/api/voice/status?callId={call_id}",
+        )
+    except SocklessError as exc:
+        await ctx.db.rpc("calls_place_failed", p_call_id=call_id, p_reason=exc.message)
+        raise
+    updated = await ctx.db.rpc(
+        "calls_status",
+        p_provider=config.voice_provider,
+        p_call_sid=placed.sid,
+        p_status=placed.status if placed.status in _STATUSES else "queued",
+        p_call_id=call_id,
+    )
+    return models.call(updated or row)
+
+
+_STATUSES = {"queued", "initiated", "ringing", "in-progress"}
+
+
+async def _rows(query: AsyncSelectRequestBuilder) -> list[dict[str, Any]]:
+    from postgrest.exceptions import APIError
+
+    try:
+        response = await query.execute()
+    except (APIError, httpx.HTTPError) as exc:
+        raise map_error(exc) from exc
+    return [dict(row) for row in response.data if isinstance(row, dict)]
+
+
+async def get(ctx: Context, input: GetInput) -> Call:
+    client = await ctx.db.client()
+    rows = await _rows(
+        client.table("calls").select("*").eq("id", input.id).eq("owner_id", ctx.user.user_id)
+    )
+    if not rows:
+        raise NotFound(f"no call {input.id}")
+    return models.call(rows[0])
+
+
+async def list_calls(ctx: Context, input: ListInput) -> CallList:
+    client = await ctx.db.client()
+    query = (
+        client.table("calls")
+        .select(models.LIST_COLUMNS)
+        .eq("owner_id", ctx.user.user_id)
+        .order("created_at", desc=True)
+        .order("id", desc=True)
+        .limit(input.limit + 1)
+    )
+    if input.before is not None:
+        query = query.lt("created_at", input.before.isoformat())
+    rows = await _rows(query)
+    page = [models.list_item(row) for row in rows[: input.limit]]
+    more = len(rows) > input.limit
+    return CallList(calls=page, next=page[-1].createdAt if more and page else None)
+
+
+def procedures(*, http: httpx.AsyncClient | None = None) -> list[Procedure]:
+    """The calls.* procedures; `http` is the client for the provider's REST API."""
+    return [
+        Procedure(
+            path="calls.start",
+            kind="mutation",
+            input=StartInput,
+            output=Call,
+            handler=partial(start, http=http),
+            rate_limit=(10, 600),
+            description="Place an outbound call that pursues a goal; returns the queued call.",
+        ),
+        Procedure(
+            path="calls.get",
+            kind="query",
+            input=GetInput,
+            output=Call,
+            handler=get,
+            rate_limit=(240, 60),
+            description="One of the caller's calls, with its transcript.",
+        ),
+        Procedure(
+            path="calls.list",
+            kind="query",
+            input=ListInput,
+            output=CallList,
+            handler=list_calls,
+            rate_limit=(120, 60),
+            description="The caller's calls, newest first (pass `next` as `before` to page).",
+        ),
+    ]
+
+
+PROCEDURES = procedures()
