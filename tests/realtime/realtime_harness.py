@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 import httpx
@@ -161,7 +161,7 @@ class PusherJs:
                 line = await self.process.stdout.readline()
                 if not line:
                     raise AssertionError(f"pusher-js exited; saw {self.buffer}")
-                item: Observation = json.loads(line)
+                item = cast(Observation, json.loads(line))
                 if fits(item):
                     return item
                 self.buffer.append(item)
