@@ -197,15 +197,23 @@ class Stack:
             self.gateway.app(), sock, name="gateway", lifespan="on"
         ).start()
 
+        # The api socket is bound first so the realtime server can post its webhooks to it.
+        api_sock = bind_socket(cfg.api_port, what="api functions", env_var="SOCKLESS_API_PORT")
+        host, port = api_sock.getsockname()[:2]
+        api_url = f"http://{host}:{port}"
         realtime = RealtimeConfig(
             app_id=cfg.pusher_app_id,
             key=cfg.pusher_key,
             secret=cfg.pusher_secret,
-            webhook_url=cfg.pusher_webhook_url,
+            webhook_url=cfg.pusher_webhook_url or f"{api_url}/api/webhooks/pusher",
         )
-        self.realtime = self._contexts.enter_context(
-            serve_in_thread(realtime, host="127.0.0.1", port=cfg.realtime_port)
-        )
+        try:
+            self.realtime = self._contexts.enter_context(
+                serve_in_thread(realtime, host="127.0.0.1", port=cfg.realtime_port)
+            )
+        except BaseException:
+            api_sock.close()
+            raise
         self.gateway.on_broadcast = PusherForwarder(
             http_url=self.realtime.http_url,
             app_id=cfg.pusher_app_id,
@@ -214,12 +222,10 @@ class Stack:
         )
 
         os.environ.update(self.env())
-        sock = bind_socket(cfg.api_port, what="api functions", env_var="SOCKLESS_API_PORT")
-        host, port = sock.getsockname()[:2]
-        self.vercel = VercelDev(
-            cfg.project_root, cron_secret=cfg.cron_secret, base_url=f"http://{host}:{port}"
-        )
-        self.servers["api"] = BackgroundServer(self.vercel, sock, name="api", lifespan="on").start()
+        self.vercel = VercelDev(cfg.project_root, cron_secret=cfg.cron_secret, base_url=api_url)
+        self.servers["api"] = BackgroundServer(
+            self.vercel, api_sock, name="api", lifespan="on"
+        ).start()
 
     def stop(self) -> None:
         for name in reversed(list(self.servers)):
