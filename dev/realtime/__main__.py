@@ -55,9 +55,12 @@ async def _serve(config: RealtimeConfig, host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Our own lines at the chosen level; uvicorn and websockets stay at warnings (their
+    # debug output is a dump of every frame).
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("dev.realtime").setLevel(args.log_level.upper())
     try:
         config = RealtimeConfig.from_env(
             app_id=args.app_id,
