@@ -1,0 +1,71 @@
+"""`python -m worker`: run the voice bridge until SIGTERM/SIGINT, then drain and exit.
+
+Settings come from the environment (worker/config.py; `--env-file .env` loads a file first,
+without overriding what is already set). One line on stdout says where it listens (port 0
+picks a free one). Exit status: 0 when every call was saved, 1 if any was not, 2 for bad
+settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from worker.config import load
+from worker.server import Bridge
+
+
+def _load_env_file(path: Path) -> None:
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        os.environ.setdefault(key.strip(), value)
+
+
+async def _serve(bridge: Bridge, host: str | None, port: int | None) -> bool:
+    await bridge.start(host, port)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, bridge.shutdown)
+    print(f"bridge: listening on {bridge.url} (media {bridge.media_url})", flush=True)
+    await bridge.stopping.wait()
+    return await bridge.wait_closed()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
+    parser.add_argument("--host", help="default: $BRIDGE_HOST or 127.0.0.1")
+    parser.add_argument("--port", type=int, help="default: $BRIDGE_PORT or 8080; 0 = any")
+    parser.add_argument("--env-file", type=Path, help="load KEY=value lines first")
+    parser.add_argument("--log-level", default=os.environ.get("BRIDGE_LOG_LEVEL", "info"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # every /health check is a "rejected" handshake to websockets: not worth a log line
+    logging.getLogger("websockets.server").setLevel(logging.WARNING)
+    if args.env_file is not None:
+        _load_env_file(args.env_file)
+    try:
+        config = load()
+    except ValueError as exc:
+        print(f"bridge: {exc}", file=sys.stderr)
+        return 2
+    all_saved = asyncio.run(_serve(Bridge(config), args.host, args.port))
+    return 0 if all_saved else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

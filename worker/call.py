@@ -1,0 +1,271 @@
+"""One call, from the provider's WebSocket to its saved record.
+
+    1. handshake   read frames until `start` (bounded by start_timeout_s)
+    2. token       start.customParameters {callId, token} checked before anything else;
+                   a bad or expired token closes the socket (1008) and nothing is recorded
+    3. the call    read from the database by id (service role); an unknown or already finished
+                   call, or one already streaming, is closed (1008)
+    4. OpenAI      connect (GA, no beta header), session.update from the call's goal and
+                   context, a greeting; then the Conversation until someone ends it
+    5. the end     bridge-decided ends (end_call, time limit, shutdown) hang up through the
+                   provider's REST API when configured; the socket is closed in every case,
+                   which for OpenAI failures makes the provider speak the TwiML fallback
+    6. the save    transcript, duration, outcome, summary -> calls_finish (retried), which
+                   queues `call-ended`; then the event is published (worker.publish)
+
+Every call that passed step 3 is saved, however it ends (a bug in the call's own code is
+saved as `bridge_error`); only a database that stays down past every retry loses the record,
+and then the whole record is written to the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from worker import prompt, telephony, token
+from worker import realtime_events as rt
+from worker.config import BridgeConfig
+from worker.conversation import Conversation, Stats
+from worker.hangup import hang_up
+from worker.publish import PusherHttp, publish_saved
+from worker.store import CallRecord, CallStore, FinishedCall, StoreError
+from worker.summary import extractive, summarize
+from worker.transcript import Transcript
+
+log = logging.getLogger("worker.call")
+
+CALL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+BRIDGE_ENDED = {"end_call", "max_duration", "shutdown"}
+OPENAI_MAX_SIZE = 16 * 2**20
+SUMMARY_BUDGET_S = 15.0
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every call shares; owned by the server."""
+
+    config: BridgeConfig
+    http: httpx.AsyncClient
+    store: CallStore
+    pusher: PusherHttp | None
+
+
+class CallSession:
+    def __init__(
+        self,
+        caller: ServerConnection,
+        services: Services,
+        active: dict[str, CallSession],
+    ) -> None:
+        self._caller = caller
+        self._services = services
+        self._config = services.config
+        self._active = active
+        self._conversation: Conversation | None = None
+        self._end_reason: str | None = None
+        self.call_id: str | None = None
+        self.saved: bool | None = None
+        """None until there is a call to save; then whether it was saved."""
+        self.save_deadline: float | None = None
+        """time.monotonic() by which the save must be done (set on shutdown)."""
+
+    def request_end(self, reason: str) -> None:
+        if self._conversation is not None:
+            self._conversation.request_end(reason)
+        else:
+            self._end_reason = reason
+
+    async def run(self) -> None:
+        start = await self._handshake()
+        if start is None:
+            return
+        params = start.start.customParameters
+        call_id, stream_token = params.get("callId", ""), params.get("token", "")
+        if not CALL_ID.fullmatch(call_id) or not token.verify(
+            self._config.token_secret.get(), stream_token, call_id=call_id
+        ):
+            log.warning("stream refused: invalid token (call %r)", call_id[:40])
+            await self._caller.close(1008, "invalid stream token")
+            return
+        try:
+            record = await self._services.store.fetch(call_id)
+        except StoreError as exc:
+            log.error("call %s: cannot read the call: %s", call_id, exc)
+            await self._caller.close(1011, "calls unavailable")
+            return
+        if record is None or record.finished or call_id in self._active:
+            await self._caller.close(1008, "unknown, finished or already streaming call")
+            return
+        self.call_id = call_id
+        self._active[call_id] = self
+        try:
+            await self._converse(record, start.start)
+        finally:
+            del self._active[call_id]
+
+    async def _handshake(self) -> telephony.Start | None:
+        try:
+            async with asyncio.timeout(self._config.start_timeout_s):
+                async for raw in self._caller:
+                    if isinstance(raw, bytes) or len(raw) > self._config.max_frame_bytes:
+                        continue
+                    try:
+                        frame = telephony.parse(raw)
+                    except telephony.FrameError:
+                        continue
+                    if isinstance(frame, telephony.Start):
+                        return frame
+        except TimeoutError:
+            await self._caller.close(1008, "no start message")
+        except ConnectionClosed:
+            pass
+        return None
+
+    async def _converse(self, record: CallRecord, start: telephony.StartInfo) -> None:
+        started_at, started = datetime.now(UTC), time.monotonic()
+        transcript, stats = Transcript(), Stats()
+        reason = "bridge_error"
+        try:
+            reason = await self._talk(record, start, transcript, stats)
+        except Exception:  # the boundary of one call: its record is still saved
+            log.exception("call %s: the bridge failed", record.id)
+        finally:
+            conversation = self._conversation
+            if reason in BRIDGE_ENDED:
+                await hang_up(self._config, self._services.http, start.callSid)
+            await self._caller.close(1000, reason)
+            await self._save(
+                FinishedCall(
+                    call_id=record.id,
+                    transcript=transcript.as_json(),
+                    outcome=conversation.outcome if conversation else None,
+                    outcome_notes=conversation.notes if conversation else None,
+                    summary="",
+                    end_reason=reason,
+                    started_at=started_at,
+                    ended_at=datetime.now(UTC),
+                    stats={**stats.as_json(), "streamS": round(time.monotonic() - started, 3)},
+                ),
+                record,
+                transcript,
+            )
+
+    async def _talk(
+        self, record: CallRecord, start: telephony.StartInfo, transcript: Transcript, stats: Stats
+    ) -> str:
+        try:
+            audio = telephony.audio_format(start.mediaFormat)
+        except telephony.UnsupportedFormat as exc:
+            log.error("call %s: unsupported audio: %s", record.id, exc)
+            return "unsupported_audio"
+        try:
+            openai = await self._connect_openai()
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            log.error("call %s: OpenAI unavailable: %r", record.id, exc)
+            stats.openai_errors.append({"type": "connect", "message": repr(exc)[:300]})
+            return "openai_unavailable"
+        try:
+            conversation = Conversation(
+                caller=self._caller,
+                openai=openai,
+                stream_sid=start.streamSid,
+                audio=audio,
+                config=self._config,
+                transcript=transcript,
+                stats=stats,
+                label=f"call {record.id}",
+            )
+            self._conversation = conversation
+            if self._end_reason is not None:
+                conversation.request_end(self._end_reason)
+            try:
+                await openai.send(self._session_update(record, audio))
+                await openai.send(rt.message("user", prompt.GREETING))
+                await openai.send(rt.response_create())
+            except ConnectionClosed:
+                return "openai_disconnected"
+            return await conversation.run()
+        finally:
+            await openai.close()
+
+    async def _connect_openai(self) -> ClientConnection:
+        key = self._config.openai_api_key.get() or "local"
+        return await connect(
+            self._config.openai_url,
+            additional_headers={"Authorization": f"Bearer {key}"},
+            open_timeout=10,
+            close_timeout=2,
+            max_size=OPENAI_MAX_SIZE,
+            compression=None,
+            proxy=None,
+        )
+
+    def _session_update(self, record: CallRecord, audio: telephony.AudioFormat) -> str:
+        config = self._config
+        return rt.session_update(
+            model=config.openai_model,
+            instructions=prompt.instructions(
+                goal=record.goal, context=record.context, direction=record.direction
+            ),
+            audio_format=audio.openai,
+            voice=config.openai_voice,
+            transcription_model=config.openai_transcription_model,
+            silence_ms=config.vad_silence_ms,
+            tools=prompt.TOOLS,
+        )
+
+    async def _summary(
+        self, finished: FinishedCall, record: CallRecord, transcript: Transcript
+    ) -> str:
+        entries = transcript.entries()
+        budget = SUMMARY_BUDGET_S
+        if self.save_deadline is not None:
+            budget = min(budget, max(0.0, self.save_deadline - time.monotonic() - 2.0))
+        try:
+            async with asyncio.timeout(budget):
+                return await summarize(
+                    entries,
+                    goal=record.goal,
+                    outcome=finished.outcome,
+                    notes=finished.outcome_notes,
+                    config=self._config,
+                    http=self._services.http,
+                )
+        except TimeoutError:
+            return extractive(
+                entries, goal=record.goal, outcome=finished.outcome, notes=finished.outcome_notes
+            )
+
+    async def _save(
+        self, finished: FinishedCall, record: CallRecord, transcript: Transcript
+    ) -> None:
+        summary = await self._summary(finished, record, transcript)
+        finished = FinishedCall(**{**finished.__dict__, "summary": summary})
+        try:
+            result = await self._services.store.finish(
+                finished, attempts=self._config.save_attempts, deadline=self.save_deadline
+            )
+        except StoreError as exc:
+            self.saved = False
+            log.error("call %s NOT SAVED: %s; record: %s", record.id, exc, _record(finished))
+            return
+        self.saved = True
+        log.info("call %s saved (%s)", record.id, finished.end_reason)
+        await publish_saved(
+            result.get("events") or [], pusher=self._services.pusher, store=self._services.store
+        )
+
+
+def _record(finished: FinishedCall) -> str:
+    return json.dumps(finished.params(), default=str)

@@ -1,0 +1,183 @@
+"""The bridge's settings: read once from the environment, typed, secrets masked.
+
+The bridge deploys alone (worker/Dockerfile), so it does not import lib/; the variables it
+shares with the api functions have the same names (.env.example lists them all).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+from urllib.parse import urlsplit
+
+VoiceProvider = Literal["signalwire", "twilio"]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class Secret:
+    """A string that never shows itself in logs or reprs; `.get()` reveals it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+
+def _secret() -> Secret:
+    return Secret("")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BridgeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token_secret: Secret = field(default_factory=_secret)
+    # where calls are read and saved (PostgREST, service role)
+    supabase_url: str = "http://127.0.0.1:54321"
+    supabase_service_role_key: Secret = field(default_factory=_secret)
+    # OpenAI Realtime (GA): a blank key is allowed only for a loopback URL (the local fake)
+    openai_api_key: Secret = field(default_factory=_secret)
+    openai_realtime_url: str = "wss://api.openai.com/v1/realtime"
+    openai_model: str = "gpt-realtime"
+    openai_voice: str = "marin"
+    openai_transcription_model: str = "gpt-4o-mini-transcribe"
+    vad_silence_ms: int = 500
+    # summaries: Anthropic if a key is set, else OpenAI text, else a local extractive summary
+    anthropic_api_key: Secret = field(default_factory=_secret)
+    anthropic_model: str = "claude-haiku-4-5"
+    openai_summary_model: str = "gpt-4o-mini"
+    openai_api_url: str = "https://api.openai.com"
+    anthropic_api_url: str = "https://api.anthropic.com"
+    # publishing `call-ended` directly (else the outbox relay cron delivers it)
+    realtime_provider: str = "pusher"
+    pusher_app_id: str = ""
+    pusher_key: str = ""
+    pusher_secret: Secret = field(default_factory=_secret)
+    pusher_cluster: str = "mt1"
+    pusher_host: str | None = None
+    pusher_port: int | None = None
+    # hanging up through the provider's REST API (else closing the stream ends the call)
+    voice_provider: VoiceProvider = "signalwire"
+    signalwire_project_id: str = ""
+    signalwire_api_token: Secret = field(default_factory=_secret)
+    signalwire_space_url: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: Secret = field(default_factory=_secret)
+    twilio_api_url: str = "https://api.twilio.com"
+    # limits
+    max_call_s: float = 600.0
+    drain_s: float = 240.0
+    """After SIGTERM, active calls continue this long before they are ended politely."""
+    shutdown_timeout_s: float = 290.0
+    """From SIGTERM to exit, everything saved; below Fly's kill_timeout (300 s)."""
+    goodbye_timeout_s: float = 10.0
+    start_timeout_s: float = 10.0
+    max_frame_bytes: int = 65_536
+    """Inbound frames over this are dropped and counted; 16x this closes the socket."""
+    save_attempts: int = 6
+
+    def __post_init__(self) -> None:
+        if self.drain_s + self.goodbye_timeout_s >= self.shutdown_timeout_s:
+            raise ValueError(
+                "BRIDGE_DRAIN_S + BRIDGE_GOODBYE_TIMEOUT_S must stay below "
+                "BRIDGE_SHUTDOWN_TIMEOUT_S (time is needed to save the calls)"
+            )
+
+    @property
+    def openai_url(self) -> str:
+        """The Realtime URL with `?model=` (added unless the URL names one)."""
+        url = self.openai_realtime_url
+        if "model=" in url:
+            return url
+        return f"{url}{'&' if '?' in url else '?'}model={self.openai_model}"
+
+    @property
+    def openai_is_loopback(self) -> bool:
+        return urlsplit(self.openai_realtime_url).hostname in LOOPBACK
+
+    @property
+    def publishes_directly(self) -> bool:
+        return self.realtime_provider == "pusher" and bool(
+            self.pusher_app_id and self.pusher_key and self.pusher_secret
+        )
+
+    def with_overrides(self, **changes: object) -> BridgeConfig:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def load(env: Mapping[str, str] | None = None) -> BridgeConfig:
+    """Settings from `env` (default os.environ); ValueError names a bad variable."""
+    source = os.environ if env is None else env
+
+    def get(name: str, default: str = "") -> str:
+        return source.get(name, default).strip() or default
+
+    def number(name: str, default: float) -> float:
+        value = get(name)
+        try:
+            return float(value) if value else default
+        except ValueError as exc:
+            raise ValueError(f"{name}={value!r} is not a number") from exc
+
+    provider = get("VOICE_PROVIDER", "signalwire")
+    if provider not in ("signalwire", "twilio"):
+        raise ValueError(f"VOICE_PROVIDER={provider!r}: expected signalwire or twilio")
+    port = get("PUSHER_PORT")
+    config = BridgeConfig(
+        host=get("BRIDGE_HOST", "127.0.0.1"),
+        port=int(number("BRIDGE_PORT", 8080)),
+        token_secret=Secret(get("BRIDGE_TOKEN_SECRET")),
+        supabase_url=get("SUPABASE_URL", "http://127.0.0.1:54321").rstrip("/"),
+        supabase_service_role_key=Secret(get("SUPABASE_SERVICE_ROLE_KEY")),
+        openai_api_key=Secret(get("OPENAI_API_KEY")),
+        openai_realtime_url=get("OPENAI_REALTIME_URL", "wss://api.openai.com/v1/realtime"),
+        openai_model=get("OPENAI_REALTIME_MODEL", "gpt-realtime"),
+        openai_voice=get("OPENAI_VOICE", "marin"),
+        openai_transcription_model=get("OPENAI_TRANSCRIPTION_MODEL", "gpt-4o-mini-transcribe"),
+        vad_silence_ms=int(number("BRIDGE_VAD_SILENCE_MS", 500)),
+        anthropic_api_key=Secret(get("ANTHROPIC_API_KEY")),
+        anthropic_model=get("ANTHROPIC_SUMMARY_MODEL", "claude-haiku-4-5"),
+        openai_summary_model=get("OPENAI_SUMMARY_MODEL", "gpt-4o-mini"),
+        realtime_provider=get("REALTIME_PROVIDER", "pusher"),
+        pusher_app_id=get("PUSHER_APP_ID"),
+        pusher_key=get("PUSHER_KEY"),
+        pusher_secret=Secret(get("PUSHER_SECRET")),
+        pusher_cluster=get("PUSHER_CLUSTER", "mt1"),
+        pusher_host=get("PUSHER_HOST") or None,
+        pusher_port=int(port) if port else None,
+        voice_provider=provider,  # type: ignore[arg-type]
+        signalwire_project_id=get("SIGNALWIRE_PROJECT_ID"),
+        signalwire_api_token=Secret(get("SIGNALWIRE_API_TOKEN")),
+        signalwire_space_url=get("SIGNALWIRE_SPACE_URL").rstrip("/"),
+        twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+        twilio_auth_token=Secret(get("TWILIO_AUTH_TOKEN")),
+        twilio_api_url=get("TWILIO_API_URL", "https://api.twilio.com").rstrip("/"),
+        max_call_s=number("CALL_MAX_DURATION_S", 600),
+        drain_s=number("BRIDGE_DRAIN_S", 240),
+        shutdown_timeout_s=number("BRIDGE_SHUTDOWN_TIMEOUT_S", 290),
+        goodbye_timeout_s=number("BRIDGE_GOODBYE_TIMEOUT_S", 10),
+        start_timeout_s=number("BRIDGE_START_TIMEOUT_S", 10),
+        max_frame_bytes=int(number("BRIDGE_MAX_FRAME_BYTES", 65_536)),
+    )
+    if not config.token_secret:
+        raise ValueError("BRIDGE_TOKEN_SECRET is required (the api mints stream tokens with it)")
+    if not config.openai_api_key and not config.openai_is_loopback:
+        raise ValueError("OPENAI_API_KEY is required unless OPENAI_REALTIME_URL is loopback")
+    return config

@@ -1,0 +1,157 @@
+"""Twilio / SignalWire media-stream frames (JSON text over the WebSocket). Pure codec.
+
+In (from the provider):
+    connected  {event, protocol, version}
+    start      {event, sequenceNumber, streamSid, start: {streamSid, accountSid, callSid, tracks,
+                customParameters, mediaFormat: {encoding, sampleRate, channels}}}
+    media      {event, sequenceNumber, streamSid, media: {track, chunk, timestamp, payload}}
+    mark       {event, streamSid, mark: {name}}           (echo: audio before it has played)
+    dtmf       {event, streamSid, dtmf: {track, digit[, duration]}}
+    stop       {event, streamSid, stop: {accountSid, callSid}}
+Out (to the provider): media {payload}, mark {name}, clear.
+
+Audio is passed through untouched (base64 in, base64 out): μ-law 8 kHz is what OpenAI calls
+`audio/pcmu`; SignalWire's `L16@24000h` stream (encoding audio/x-L16, 24 kHz) is OpenAI's
+`audio/pcm` at 24 kHz. Like SignalWire's own OpenAI sample, we take L16 to arrive
+little-endian, as OpenAI expects (unverified). Other formats (e.g. L16@16000h, which OpenAI
+would need resampled) are refused with UnsupportedFormat.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+
+class FrameError(ValueError):
+    """A frame that is not valid JSON or not one of the known events."""
+
+
+class UnsupportedFormat(ValueError):
+    """A media format the bridge cannot pass through to OpenAI."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class MediaFormat(_Model):
+    encoding: str
+    sampleRate: int
+    channels: int = 1
+
+
+class StartInfo(_Model):
+    streamSid: str
+    callSid: str = ""
+    accountSid: str = ""
+    tracks: list[str] = Field(default_factory=list)
+    customParameters: dict[str, str] = Field(default_factory=dict)
+    mediaFormat: MediaFormat
+
+
+class MediaInfo(_Model):
+    payload: str
+    track: str = "inbound"
+    chunk: str | None = None
+    timestamp: str | None = None
+
+
+class MarkInfo(_Model):
+    name: str
+
+
+class DtmfInfo(_Model):
+    digit: str
+    track: str | None = None
+
+
+class Connected(_Model):
+    event: Literal["connected"]
+
+
+class Start(_Model):
+    event: Literal["start"]
+    start: StartInfo
+
+
+class Media(_Model):
+    event: Literal["media"]
+    media: MediaInfo
+
+
+class Mark(_Model):
+    event: Literal["mark"]
+    mark: MarkInfo
+
+
+class Dtmf(_Model):
+    event: Literal["dtmf"]
+    dtmf: DtmfInfo
+
+
+class Stop(_Model):
+    event: Literal["stop"]
+
+
+Frame = Annotated[Connected | Start | Media | Mark | Dtmf | Stop, Field(discriminator="event")]
+_FRAME: TypeAdapter[Frame] = TypeAdapter(Frame)
+
+
+def parse(text: str | bytes) -> Frame:
+    """One inbound frame; FrameError if it is malformed or an unknown event."""
+    if isinstance(text, bytes):
+        raise FrameError("binary frames are not media-stream messages")
+    try:
+        return _FRAME.validate_json(text)
+    except ValidationError as exc:
+        raise FrameError(exc.errors(include_url=False)[0]["msg"]) from exc
+
+
+def media(stream_sid: str, payload: str) -> str:
+    return json.dumps({"event": "media", "streamSid": stream_sid, "media": {"payload": payload}})
+
+
+def mark(stream_sid: str, name: str) -> str:
+    return json.dumps({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
+
+
+def clear(stream_sid: str) -> str:
+    return json.dumps({"event": "clear", "streamSid": stream_sid})
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """One way audio travels: the provider's encoding and what OpenAI calls it."""
+
+    name: str
+    openai: dict[str, Any]
+    bytes_per_ms: int
+
+    def duration_ms(self, payload: str) -> float:
+        """Milliseconds of audio in a base64 payload (computed from its length)."""
+        return decoded_length(payload) / self.bytes_per_ms
+
+
+PCMU = AudioFormat("pcmu", {"type": "audio/pcmu"}, 8)
+PCM24K = AudioFormat("pcm24k", {"type": "audio/pcm", "rate": 24000}, 48)
+
+
+def audio_format(media_format: MediaFormat) -> AudioFormat:
+    encoding = media_format.encoding.lower()
+    if media_format.channels != 1:
+        raise UnsupportedFormat(f"{media_format.channels} channels (mono only)")
+    if encoding in ("audio/x-mulaw", "audio/pcmu") and media_format.sampleRate == 8000:
+        return PCMU
+    if encoding in ("audio/x-l16", "audio/l16") and media_format.sampleRate == 24000:
+        return PCM24K
+    raise UnsupportedFormat(f"{media_format.encoding} at {media_format.sampleRate} Hz")
+
+
+def decoded_length(payload: str) -> int:
+    """Bytes a base64 string decodes to, without decoding it."""
+    padding = 2 if payload.endswith("==") else 1 if payload.endswith("=") else 0
+    return len(payload) * 3 // 4 - padding
