@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.docs_section import DATE, MACHINE, median, percentile, replace_section
+from bench.docs_section import DATE, LOAD, MACHINE, median, note_load, percentile, replace_section
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = ROOT / "api" / "realtime" / "history.py"
@@ -114,7 +114,8 @@ def section(results: dict[str, dict[str, object]], repeat: int) -> str:
     lines = [
         "## Cold start: fresh process -> first response",
         "",
-        f"machine: `{MACHINE}`, date {DATE}, {repeat} samples each, interleaved, same run",
+        f"machine: `{MACHINE}`, date {DATE}, {repeat} samples each, interleaved, same run, "
+        f"1-minute load average at start {LOAD[0]:.2f} (the machine is shared)",
         "",
         "| function | p50 | p90 | response | modules loaded | SDKs in sys.modules |",
         "|---|---|---|---|---|---|",
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     args = parser.parse_args(argv)
+    note_load()
     text = section(run(args.repeat), args.repeat)
     print(text)
     if not args.no_write:

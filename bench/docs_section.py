@@ -3,6 +3,7 @@ other sections alone (appended the first time)."""
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 MACHINE = "2 cores, 24 GiB, Debian 12"
 DATE = "2026-11-21"
+LOAD = [os.getloadavg()[0]]
+"""The 1-minute load average when the benchmark started (set again by each main())."""
+
+
+def note_load() -> None:
+    LOAD[0] = os.getloadavg()[0]
 
 
 def replace_section(name: str, body: str, *, doc: Path = DOC) -> Path:

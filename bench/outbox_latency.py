@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
-from bench.docs_section import DATE, MACHINE, median, percentile, replace_section
+from bench.docs_section import DATE, LOAD, MACHINE, median, note_load, percentile, replace_section
 from dev.stack import Stack, StackConfig
 from dev.token import user_token
 from lib.config import load_settings
@@ -129,7 +129,8 @@ def section(
     lines = [
         f"## Outbox: write -> event received ({writes:,} writes)",
         "",
-        f"machine: `{MACHINE}`, date {DATE}, one run per provider, writes sequential",
+        f"machine: `{MACHINE}`, date {DATE}, one run per provider, writes sequential, "
+        f"1-minute load average at start {LOAD[0]:.2f} (the machine is shared)",
         "",
         "| REALTIME_PROVIDER | p50 | p99 | max | of which: command RPC p50 | publish + mark p50 |",
         "|---|---|---|---|---|---|",
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--writes", type=int, default=1000)
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     args = parser.parse_args(argv)
+    note_load()
     config = StackConfig.ephemeral_for_tests(
         jwt_secret=secrets.token_urlsafe(40), cron_secret=secrets.token_urlsafe(24)
     )

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from bench.docs_section import DATE, MACHINE, median, replace_section
+from bench.docs_section import DATE, LOAD, MACHINE, median, note_load, replace_section
 from bench.realtime_support import server_process
 from dev.realtime import ServerAddress
 from lib.events import Channel, Event, encode
@@ -96,7 +96,8 @@ def section(results: dict[str, dict[str, list[float]]], count: int, repeat: int)
     lines = [
         f"## Outbox publisher: {count:,} events to {count:,} channels",
         "",
-        f"machine: `{MACHINE}`, date {DATE}, {repeat} runs each (median, range), same run",
+        f"machine: `{MACHINE}`, date {DATE}, {repeat} runs each (median, range), same run, "
+        f"1-minute load average at start {LOAD[0]:.2f} (the machine is shared)",
         "",
         "| emitter | HTTP calls | wall time | events/s |",
         "|---|---|---|---|",
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     args = parser.parse_args(argv)
+    note_load()
     results = run(args.events, args.repeat)
     text = section(results, args.events, args.repeat)
     print(text)
