@@ -6,6 +6,8 @@
                    "private": true}, ...]}                                  -> 202
 
 Channels map to topics by lib.events.Channel (`private-user-42` -> `user-42`, private).
+Supabase has no end-to-end encryption: a `private-encrypted-` channel is sent as a private
+topic in clear (RLS on realtime.messages still decides who receives it).
 Messages go in order, at most `max_messages` (and about `max_body_bytes`) per request, one
 request at a time. Envelopes over 10 KB are sent as references, as with Pusher, so clients
 behave the same on either provider.
