@@ -101,6 +101,8 @@ class Conversation:
         self._awaiting_goodbye = False
         self._goodbye_response: str | None = None
         self._goodbye_done = asyncio.Event()
+        self._partial: dict[str, str] = {}
+        """Assistant transcript deltas of items whose `.done` has not come (yet)."""
 
     def request_end(self, reason: str) -> None:
         """End the call politely (from outside: shutdown)."""
@@ -206,7 +208,10 @@ class Conversation:
                 await self._barge_in()
             case rt.InputTranscript():
                 self.transcript.add("caller", event.transcript, item_id=event.item_id)
+            case rt.AudioTranscriptDelta():
+                self._partial[event.item_id] = self._partial.get(event.item_id, "") + event.delta
             case rt.AudioTranscriptDone():
+                self._partial.pop(event.item_id, None)
                 self.transcript.add("assistant", event.transcript, item_id=event.item_id)
             case rt.ResponseCreated():
                 self._active_response = event.response.id
@@ -261,6 +266,10 @@ class Conversation:
         return {"ok": False, "error": f"there is no tool named {call.name!r}"}
 
     async def _response_done(self, response_id: str) -> None:
+        # a response cut short may end without its transcript's `.done`: keep what was said
+        for item_id, text in self._partial.items():
+            self.transcript.add("assistant", text, item_id=item_id)
+        self._partial.clear()
         if self._active_response == response_id:
             self._active_response = None
         if self._goodbye_response == response_id:

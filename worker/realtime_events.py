@@ -56,6 +56,12 @@ class AudioDelta(_Event):
     delta: str
 
 
+class AudioTranscriptDelta(_Event):
+    type: Literal["response.output_audio_transcript.delta"]
+    item_id: str = ""
+    delta: str = ""
+
+
 class AudioTranscriptDone(_Event):
     type: Literal["response.output_audio_transcript.done"]
     response_id: str = ""
@@ -99,6 +105,7 @@ _KNOWN = {
     "conversation.item.input_audio_transcription.completed": "input_transcript",
     "response.created": "response_created",
     "response.output_audio.delta": "audio_delta",
+    "response.output_audio_transcript.delta": "audio_transcript_delta",
     "response.output_audio_transcript.done": "audio_transcript_done",
     "response.function_call_arguments.done": "function_call",
     "response.done": "response_done",
@@ -117,6 +124,7 @@ ServerEvent = Annotated[
     | Annotated[InputTranscript, Tag("input_transcript")]
     | Annotated[ResponseCreated, Tag("response_created")]
     | Annotated[AudioDelta, Tag("audio_delta")]
+    | Annotated[AudioTranscriptDelta, Tag("audio_transcript_delta")]
     | Annotated[AudioTranscriptDone, Tag("audio_transcript_done")]
     | Annotated[FunctionCall, Tag("function_call")]
     | Annotated[ResponseDone, Tag("response_done")]
