@@ -300,9 +300,8 @@ class Phone:
                 await self._tick.wait()
 
     async def wait_heard(self, ms: float, *, within_s: float = 15.0) -> None:
-        """Until at least `ms` of audio has played (on top of what had played before)."""
-        target = self.heard_ms + ms
-        await self.wait_until(lambda: self.heard_ms >= target, within_s)
+        """Until at least `ms` of audio has played since the call began."""
+        await self.wait_until(lambda: self.heard_ms >= ms, within_s)
 
     async def wait_quiet(self, *, within_s: float = 15.0) -> None:
         """Until something was received and everything received has played."""

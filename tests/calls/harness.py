@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -39,6 +40,18 @@ from worker.server import Bridge
 PUBLIC = "https://sockless.example"
 """The public base URL providers call (and sign); requests arrive at another host."""
 WAIT = 20.0
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, within_s: float, every_s: float = 0.05
+) -> None:
+    """Poll `check` (something outside this process, e.g. a row or a health endpoint) until it
+    holds; TimeoutError after `within_s`."""
+    async with asyncio.timeout(within_s):
+        for _ in itertools.count():
+            if await check():
+                return
+            await asyncio.sleep(every_s)
 
 
 def e164() -> str:
@@ -89,7 +102,9 @@ class Answer:
 
 
 class VoiceWorld:
-    def __init__(self, stack: Stack, *, fake: FakeOpenAI, bridge: Bridge, settings: Settings):
+    def __init__(
+        self, stack: Stack, *, fake: FakeOpenAI, bridge: Bridge | None, settings: Settings
+    ) -> None:
         self.stack = stack
         self.fake = fake
         self.bridge = bridge
@@ -118,12 +133,15 @@ class VoiceWorld:
 
     async def saved(self, call_id: str, *, within_s: float = WAIT) -> dict[str, Any]:
         """The call's row once the bridge has saved it (bounded wait)."""
-        async with asyncio.timeout(within_s):
-            while True:
-                row = await asyncio.to_thread(self.row, call_id)
-                if row is not None and row["finished_at"] is not None:
-                    return row
-                await asyncio.sleep(0.05)
+        found: dict[str, Any] = {}
+
+        async def finished() -> bool:
+            row = await asyncio.to_thread(self.row, call_id)
+            found.update(row or {})
+            return row is not None and row["finished_at"] is not None
+
+        await eventually(finished, within_s=within_s)
+        return found
 
     async def post(
         self,

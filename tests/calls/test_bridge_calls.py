@@ -115,7 +115,7 @@ async def test_barge_in_clears_playback_and_truncates_at_what_was_heard(stack: S
             await phone.say(speech("Tell me a long story.").audio)
             await phone.wait_until(lambda: phone.playing)
             base = phone.heard_ms  # everything before the long reply has played
-            await phone.wait_heard(1000)  # a second of the story...
+            await phone.wait_heard(base + 1000)  # a second of the story...
             await phone.say(speech("Stop, please stop.").audio)  # ...then talk over it
             await phone.wait_until(lambda: len(phone.clears) == 1)
             await voice.fake.wait_until(lambda: len(voice.fake.sessions[0].truncates) == 1)
