@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from pydantic import TypeAdapter
 
 from lib.db import map_error
 from lib.errors import BadRequest, NotFound, ServiceUnavailable, SocklessError
@@ -103,7 +104,8 @@ async def get(ctx: Context, input: GetInput) -> Call:
     return models.call(rows[0])
 
 
-async def list_calls(ctx: Context, input: ListInput) -> CallList:
+async def list_calls(ctx: Context, input: ListInput | None) -> CallList:
+    input = input or ListInput()
     client = await ctx.db.client()
     query = (
         client.table("calls")
@@ -145,7 +147,7 @@ def procedures(*, http: httpx.AsyncClient | None = None) -> list[Procedure]:
         Procedure(
             path="calls.list",
             kind="query",
-            input=ListInput,
+            input=TypeAdapter(ListInput | None),
             output=CallList,
             handler=list_calls,
             rate_limit=(120, 60),
