@@ -103,7 +103,12 @@ class Answer:
 
 class VoiceWorld:
     def __init__(
-        self, stack: Stack, *, fake: FakeOpenAI, bridge: Bridge | None, settings: Settings
+        self,
+        stack: Stack,
+        *,
+        fake: FakeOpenAI | None,
+        bridge: Bridge | None,
+        settings: Settings,
     ) -> None:
         self.stack = stack
         self.fake = fake
@@ -151,18 +156,23 @@ class VoiceWorld:
         query: str = "",
         key: str | None = None,
         signed: bool = True,
+        signed_url_base: str = PUBLIC,
+        signature_value: str | None = None,
         settings: Settings | None = None,
     ) -> httpx.Response:
-        """POST a form to a voice webhook as the provider does, signed over PUBLIC + path."""
+        """POST a form to a voice webhook as the provider does: signed over
+        `signed_url_base` (the public URL) + path, with the signing key (or `key`)."""
         config = settings or self.settings
         handler = incoming if path.endswith("incoming") else status
         app = function(POST=partial(handler, config=config, db=self.db))
         url = f"{path}?{query}" if query else path
         headers = {"content-type": "application/x-www-form-urlencoded"}
-        if signed:
+        if signature_value is not None:
+            headers["x-signalwire-signature"] = signature_value
+        elif signed:
             signing_key = key or config.voice_signing_key.get()
             headers["x-signalwire-signature"] = signature.compute(
-                signing_key, f"{PUBLIC}{url}", list(form.items())
+                signing_key, f"{signed_url_base}{url}", list(form.items())
             )
         async with asgi_client(app) as client:
             return await client.post(url, content=urlencode(form), headers=headers)

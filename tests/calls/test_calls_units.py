@@ -1,0 +1,312 @@
+"""The pure pieces of calls, without the stack: signatures, stream tokens (both sides), TwiML,
+the media-stream and OpenAI codecs, playback accounting, transcripts, prompts, config."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from dev.phone import stream_of
+from lib.features.calls import signature, token, twiml
+from worker import prompt, realtime_events, telephony
+from worker import token as bridge_token
+from worker.config import BridgeConfig, load
+from worker.playback import Cut, Playback
+from worker.transcript import Transcript
+
+# -- webhook signatures ---------------------------------------------------------------------
+
+TWILIO_EXAMPLE = [
+    ("CallSid", "CA1234567890ABCDE"),
+    ("Caller", "+12349013030"),
+    ("Digits", "1234"),
+    ("From", "+12349013030"),
+    ("To", "+18005551212"),
+]
+
+
+def test_the_signature_matches_twilios_published_example():
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert signature.compute("12345", url, TWILIO_EXAMPLE) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    assert signature.valid("12345", url, reversed(TWILIO_EXAMPLE), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+
+
+def test_a_signature_fails_for_another_key_url_or_value():
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    good = signature.compute("12345", url, TWILIO_EXAMPLE)
+    assert not signature.valid("54321", url, TWILIO_EXAMPLE, good)
+    assert not signature.valid("12345", url.replace("bar=2", "bar=3"), TWILIO_EXAMPLE, good)
+    assert not signature.valid("12345", url, [*TWILIO_EXAMPLE[:-1], ("To", "+1")], good)
+    assert not signature.valid("12345", url, TWILIO_EXAMPLE, None)
+    assert not signature.valid("", url, TWILIO_EXAMPLE, good)
+
+
+def test_urls_are_tried_with_and_without_their_port():
+    signed_with_port = signature.compute("k", "https://api.example:443/hook", [("A", "1")])
+    assert signature.valid("k", "https://api.example/hook", [("A", "1")], signed_with_port)
+    signed_without = signature.compute("k", "https://api.example/hook", [("A", "1")])
+    assert signature.valid("k", "https://api.example:443/hook", [("A", "1")], signed_without)
+
+
+def test_repeated_fields_are_signed_in_sorted_order():
+    once = signature.compute("k", "https://x.example/h", [("E", "b"), ("E", "a"), ("A", "1")])
+    assert once == signature.compute(
+        "k", "https://x.example/h", [("A", "1"), ("E", "a"), ("E", "b")]
+    )
+
+
+def test_both_header_names_carry_the_signature():
+    assert signature.signature_of({"x-signalwire-signature": "s1"}) == "s1"
+    assert signature.signature_of({"x-twilio-signature": "s2"}) == "s2"
+    assert signature.signature_of({}) is None
+
+
+# -- stream tokens ----------------------------------------------------------------------------
+
+CALL = "6f1c2a7e-1b2c-4d3e-8f90-0123456789ab"
+
+
+def test_what_the_api_mints_the_bridge_accepts():
+    minted = token.mint("s3cret", CALL, ttl_s=60)
+    assert bridge_token.verify("s3cret", minted, call_id=CALL)
+    assert token.verify("s3cret", minted, call_id=CALL)
+
+
+@pytest.mark.parametrize(
+    "secret, call_id, mutate, now_offset",
+    [
+        ("other", CALL, lambda t: t, 0),
+        ("s3cret", CALL.replace("6f", "7f"), lambda t: t, 0),
+        ("s3cret", CALL, lambda t: t[:-2] + "xx", 0),
+        ("s3cret", CALL, lambda t: t.replace("v1.", "v2.", 1), 0),
+        ("s3cret", CALL, lambda t: t, 120),
+        ("", CALL, lambda t: t, 0),
+    ],
+)
+def test_the_bridge_refuses_a_token_that_is_not_exactly_right(secret, call_id, mutate, now_offset):
+    minted = mutate(token.mint("s3cret", CALL, ttl_s=60, now=1000))
+    assert not bridge_token.verify(secret, minted, call_id=call_id, now=1000 + now_offset)
+
+
+def test_minting_needs_a_secret_and_a_call_id():
+    with pytest.raises(ValueError, match="BRIDGE_TOKEN_SECRET"):
+        token.mint("", CALL, ttl_s=60)
+    with pytest.raises(ValueError, match="not a call id"):
+        token.mint("s", "abc.def", ttl_s=60)
+
+
+# -- TwiML ------------------------------------------------------------------------------------
+
+
+def test_the_stream_answer_passes_values_as_parameters_and_falls_back_to_speech():
+    document = twiml.connect_stream(
+        "wss://bridge.example/media", {"callId": CALL, "token": 'a"b&c<d'}, codec="L16@24000h"
+    )
+    url, params, attributes = stream_of(document)
+    assert (url, attributes["codec"]) == ("wss://bridge.example/media", "L16@24000h")
+    assert params == {"callId": CALL, "token": 'a"b&c<d'}
+    assert document.endswith(f"</Connect><Say>{twiml.FALLBACK}</Say><Hangup/></Response>")
+    assert twiml.say_and_hang_up("A & B") == (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Say>A &amp; B</Say><Hangup/></Response>'
+    )
+    with pytest.raises(ValueError, match="query string"):
+        twiml.connect_stream("wss://bridge.example/media?token=x", {})
+
+
+# -- media-stream frames ---------------------------------------------------------------------
+
+START = {
+    "event": "start",
+    "sequenceNumber": "1",
+    "start": {
+        "accountSid": "AC1",
+        "streamSid": "MZ1",
+        "callSid": "CA1",
+        "tracks": ["inbound"],
+        "customParameters": {"callId": CALL, "token": "t"},
+        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+    },
+    "streamSid": "MZ1",
+}
+
+
+def test_inbound_frames_parse_into_their_events():
+    start = telephony.parse(json.dumps(START))
+    assert isinstance(start, telephony.Start)
+    assert start.start.customParameters == {"callId": CALL, "token": "t"}
+    assert telephony.audio_format(start.start.mediaFormat) is telephony.PCMU
+    media = telephony.parse(
+        '{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1",'
+        '"timestamp":"20","payload":"//8="},"streamSid":"MZ1"}'
+    )
+    assert isinstance(media, telephony.Media) and media.media.payload == "//8="
+    mark = telephony.parse('{"event":"mark","streamSid":"MZ1","mark":{"name":"a1"}}')
+    assert isinstance(mark, telephony.Mark) and mark.mark.name == "a1"
+    dtmf = telephony.parse('{"event":"dtmf","dtmf":{"track":"inbound_track","digit":"5"}}')
+    assert isinstance(dtmf, telephony.Dtmf) and dtmf.dtmf.digit == "5"
+    assert isinstance(telephony.parse('{"event":"stop","stop":{}}'), telephony.Stop)
+    connected = '{"event":"connected","protocol":"Call","version":"0.2.0"}'
+    assert isinstance(telephony.parse(connected), telephony.Connected)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ["", "{", "[]", '{"event":"tea"}', '{"event":"media"}', '{"event":"mark","mark":{}}', b"\x00"],
+)
+def test_malformed_frames_are_frame_errors(frame):
+    with pytest.raises(telephony.FrameError):
+        telephony.parse(frame)
+
+
+def test_outbound_frames_are_what_the_provider_expects():
+    assert json.loads(telephony.media("MZ1", "AAA=")) == {
+        "event": "media",
+        "streamSid": "MZ1",
+        "media": {"payload": "AAA="},
+    }
+    assert json.loads(telephony.mark("MZ1", "a7")) == {
+        "event": "mark",
+        "streamSid": "MZ1",
+        "mark": {"name": "a7"},
+    }
+    assert json.loads(telephony.clear("MZ1")) == {"event": "clear", "streamSid": "MZ1"}
+
+
+def test_audio_formats_and_durations():
+    l16 = telephony.MediaFormat(encoding="audio/x-L16", sampleRate=24000)
+    assert telephony.audio_format(l16).openai == {"type": "audio/pcm", "rate": 24000}
+    with pytest.raises(telephony.UnsupportedFormat):
+        telephony.audio_format(telephony.MediaFormat(encoding="audio/x-L16", sampleRate=16000))
+    for size in (0, 1, 2, 3, 160, 161, 959):
+        payload = base64.b64encode(b"\xff" * size).decode()
+        assert telephony.decoded_length(payload) == size
+    assert telephony.PCMU.duration_ms(base64.b64encode(b"\xff" * 160).decode()) == 20
+    assert telephony.PCM24K.duration_ms(base64.b64encode(b"\x00" * 960).decode()) == 20
+
+
+# -- OpenAI Realtime events ------------------------------------------------------------------
+
+
+def test_server_events_parse_by_type_and_unknown_types_are_other():
+    delta = realtime_events.parse(
+        '{"type":"response.output_audio.delta","response_id":"r","item_id":"i",'
+        '"output_index":0,"content_index":0,"delta":"AAA="}'
+    )
+    assert isinstance(delta, realtime_events.AudioDelta) and delta.item_id == "i"
+    call = realtime_events.parse(
+        '{"type":"response.function_call_arguments.done","call_id":"c","name":"end_call",'
+        '"arguments":"{}"}'
+    )
+    assert isinstance(call, realtime_events.FunctionCall)
+    error = realtime_events.parse('{"type":"error","error":{"type":"server_error","message":"x"}}')
+    assert isinstance(error, realtime_events.Error) and error.error.type == "server_error"
+    other = realtime_events.parse('{"type":"rate_limits.updated","rate_limits":[]}')
+    assert isinstance(other, realtime_events.Other)
+    with pytest.raises(realtime_events.EventError):
+        realtime_events.parse("{not json")
+
+
+def test_the_session_update_is_the_ga_shape():
+    update = json.loads(
+        realtime_events.session_update(
+            model="gpt-realtime",
+            instructions="be brief",
+            audio_format={"type": "audio/pcmu"},
+            voice="marin",
+            transcription_model="gpt-4o-mini-transcribe",
+            silence_ms=500,
+            tools=prompt.TOOLS,
+        )
+    )
+    session = update["session"]
+    assert update["type"] == "session.update" and session["type"] == "realtime"
+    assert session["output_modalities"] == ["audio"]
+    assert session["audio"]["input"]["format"] == {"type": "audio/pcmu"}
+    assert session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    assert session["audio"]["input"]["transcription"] == {"model": "gpt-4o-mini-transcribe"}
+    assert session["audio"]["output"] == {"format": {"type": "audio/pcmu"}, "voice": "marin"}
+    assert [tool["name"] for tool in session["tools"]] == ["end_call", "record_outcome"]
+    for beta_only in ("modalities", "input_audio_format", "voice", "turn_detection"):
+        assert beta_only not in session
+    assert json.loads(realtime_events.truncate("i", 1234)) == {
+        "type": "conversation.item.truncate",
+        "item_id": "i",
+        "content_index": 0,
+        "audio_end_ms": 1234,
+    }
+
+
+def test_instructions_carry_the_goal_and_context():
+    text = prompt.instructions(
+        goal="Confirm the delivery", context={"name": "Ada", "items": [1, 2]}, direction="outbound"
+    )
+    assert "Confirm the delivery" in text and "- name: Ada" in text and "- items: [1, 2]" in text
+    assert "You placed this call" in text
+    assert prompt.parse_arguments('{"outcome": "goal_achieved"}') == {"outcome": "goal_achieved"}
+    assert prompt.parse_arguments("nope") == {} and prompt.parse_arguments("[1]") == {}
+
+
+# -- playback ----------------------------------------------------------------------------------
+
+
+def test_marks_tell_what_was_heard_and_a_barge_in_cuts_there():
+    playback = Playback()
+    first = [playback.sent("item-1", 100) for _ in range(3)]
+    second = playback.sent("item-2", 50)
+    assert playback.acknowledge(first[1])  # marks echo in order: first[0] too
+    assert playback.heard_ms("item-1") == 200 and playback.playing
+    assert playback.interrupt() == [Cut("item-1", 200), Cut("item-2", 0)]
+    assert not playback.playing and playback.is_cut("item-1") and playback.is_cut("item-2")
+    assert not playback.acknowledge(first[2])  # echoed by the clear: stale, ignored
+    assert not playback.acknowledge(second)
+    assert playback.heard_ms("item-1") == 200 and playback.stale_marks == 2
+
+
+def test_fully_heard_items_are_not_cut():
+    playback = Playback()
+    playback.acknowledge(playback.sent("done", 80.5))
+    playback.sent("next", 40)
+    assert playback.interrupt() == [Cut("next", 0)]
+    assert not playback.is_cut("done")
+
+
+# -- transcript ----------------------------------------------------------------------------------
+
+
+def test_entries_are_placed_when_the_utterance_began():
+    now = [0.0]
+    transcript = Transcript(clock=lambda: now[0])
+    now[0] = 1.0
+    transcript.began("caller-1")
+    now[0] = 2.0
+    transcript.began("reply-1")
+    now[0] = 3.0
+    transcript.add("assistant", "Hello there", item_id="reply-1")
+    transcript.interrupted("reply-1")
+    transcript.add("caller", "  hi  ", item_id="caller-1")
+    transcript.add("caller", "   ")  # nothing said: no entry
+    assert transcript.as_json() == [
+        {"role": "caller", "text": "hi", "atMs": 1000},
+        {"role": "assistant", "text": "Hello there", "atMs": 2000, "interrupted": True},
+    ]
+
+
+# -- bridge settings ---------------------------------------------------------------------------
+
+
+def test_bridge_settings_are_checked_when_loaded():
+    with pytest.raises(ValueError, match="BRIDGE_TOKEN_SECRET"):
+        load({})
+    with pytest.raises(ValueError, match="OPENAI_API_KEY"):
+        load({"BRIDGE_TOKEN_SECRET": "s"})
+    local = load(
+        {"BRIDGE_TOKEN_SECRET": "s", "OPENAI_REALTIME_URL": "ws://127.0.0.1:1/v1/realtime"}
+    )
+    assert local.openai_url == "ws://127.0.0.1:1/v1/realtime?model=gpt-realtime"
+    assert "s" not in repr(local.token_secret)
+    with pytest.raises(ValueError, match="below"):
+        BridgeConfig(drain_s=290, goodbye_timeout_s=10, shutdown_timeout_s=290)
+    with pytest.raises(ValueError, match="VOICE_PROVIDER"):
+        load({"BRIDGE_TOKEN_SECRET": "s", "OPENAI_API_KEY": "k", "VOICE_PROVIDER": "skype"})
