@@ -9,6 +9,7 @@ process it started. `.data/stack.json` records what is running (urls, pids) whil
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import logging
@@ -47,6 +48,9 @@ class StackConfig:
     pusher_key: str
     pusher_secret: str
     pusher_webhook_url: str | None = None
+    pusher_encryption_master_key: str = field(
+        default_factory=lambda: base64.b64encode(secrets.token_bytes(32)).decode()
+    )
     db_port: int = 54322
     gateway_port: int = 54321
     postgrest_port: int = 54329
@@ -71,6 +75,7 @@ class StackConfig:
             pusher_key=env["PUSHER_KEY"],
             pusher_secret=env["PUSHER_SECRET"],
             pusher_webhook_url=env.get("PUSHER_WEBHOOK_URL") or None,
+            pusher_encryption_master_key=env.get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64", ""),
             db_port=int(env.get("SOCKLESS_DB_PORT") or 54322),
             gateway_port=int(env.get("SOCKLESS_GATEWAY_PORT") or 54321),
             postgrest_port=int(env.get("SOCKLESS_POSTGREST_PORT") or 54329),
@@ -139,6 +144,7 @@ class Stack:
             "PUSHER_APP_ID": self.config.pusher_app_id,
             "PUSHER_KEY": self.config.pusher_key,
             "PUSHER_SECRET": self.config.pusher_secret,
+            "PUSHER_ENCRYPTION_MASTER_KEY_BASE64": self.config.pusher_encryption_master_key,
             "PUSHER_HOST": self.realtime.host if self.realtime else "",
             "PUSHER_PORT": str(self.realtime.port) if self.realtime else "",
         }
@@ -222,7 +228,13 @@ class Stack:
         )
 
         os.environ.update(self.env())
-        self.vercel = VercelDev(cfg.project_root, cron_secret=cfg.cron_secret, base_url=api_url)
+        # Tests share this process with the functions: a reload would swap lib/ under them.
+        self.vercel = VercelDev(
+            cfg.project_root,
+            cron_secret=cfg.cron_secret,
+            base_url=api_url,
+            reload=not cfg.ephemeral,
+        )
         self.servers["api"] = BackgroundServer(
             self.vercel, api_sock, name="api", lifespan="on"
         ).start()

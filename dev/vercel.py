@@ -21,6 +21,7 @@ import importlib.util
 import json
 import logging
 import mimetypes
+import os
 import re
 import sys
 import time
@@ -213,8 +214,16 @@ class Lifespan:
 class VercelDev:
     """The ASGI app that stands in for Vercel's router in front of api/ functions."""
 
-    def __init__(self, root: Path, *, cron_secret: str = "", base_url: str | None = None):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        cron_secret: str = "",
+        base_url: str | None = None,
+        reload: bool = True,
+    ):
         self.root = root.resolve()
+        self.reload = reload
         self.cron_secret = cron_secret
         self.base_url = base_url
         self._modules: dict[Path, ASGIApp] = {}
@@ -255,11 +264,15 @@ class VercelDev:
 
     # -- code reload ---------------------------------------------------------------------------
     def _source_files(self) -> list[Path]:
+        """vercel.json and every .py a function can import, never walking into NOT_SOURCE
+        (node_modules and .venv alone hold tens of thousands of files)."""
         files = [self.root / "vercel.json"]
-        for path in self.root.rglob("*.py"):
-            relative = path.relative_to(self.root)
-            if relative.parts[0] not in NOT_SOURCE:
-                files.append(path)
+        for directory, subdirs, names in os.walk(self.root):
+            here = Path(directory)
+            if here == self.root:
+                subdirs[:] = [d for d in subdirs if d not in NOT_SOURCE]
+            subdirs[:] = [d for d in subdirs if not d.startswith(".") and d != "__pycache__"]
+            files.extend(here / name for name in names if name.endswith(".py"))
         return files
 
     def _source_stamp(self) -> tuple[float, int]:
@@ -267,6 +280,8 @@ class VercelDev:
         return (max(stats, default=0.0), len(stats))
 
     def _maybe_reload(self) -> None:
+        if not self.reload:
+            return
         now = time.monotonic()
         if now - self._checked < RELOAD_CHECK_S:
             return

@@ -28,6 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import lib.db
+import lib.realtime
 from lib.config import Settings, settings
 from lib.errors import MethodNotAllowed, SocklessError
 
@@ -171,14 +173,22 @@ def function(**handlers: Handler) -> ASGIApp:
     return RequestContext(app)
 
 
+async def close_clients() -> None:
+    """Close the warm instance's pooled clients (database, realtime publishers).
+
+    Bound to the modules this one was imported with, so a dev reload that re-imports lib/
+    still closes the clients the old code opened.
+    """
+    await lib.db.close_all()
+    await lib.realtime.close_http()
+
+
 async def _lifespan(receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            from lib.db import close_all
-
-            await close_all()
+            await close_clients()
             await send({"type": "lifespan.shutdown.complete"})
             return

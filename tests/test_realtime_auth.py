@@ -181,13 +181,6 @@ def _forged(user: str) -> str:
     return user_token("not-the-projects-secret-" + "z" * 20, sub=user)
 
 
-def test_encrypted_channels_are_refused_without_a_master_key(stack: Stack, token):
-    user = unique("user")
-    response = channel(stack, token(user), f"private-encrypted-user-{user}")
-    assert error_code(response, 403) == "FORBIDDEN"
-    assert "PUSHER_ENCRYPTION_MASTER_KEY_BASE64" in response.json()["error"]["message"]
-
-
 @pytest.fixture
 async def db(stack: Stack) -> AsyncIterator[Database]:
     database = Database(stack_settings(stack))
@@ -195,6 +188,27 @@ async def db(stack: Stack) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.aclose()
+
+
+async def test_encrypted_channels_are_refused_without_a_master_key(stack: Stack, token, db):
+    config = stack_settings(stack, PUSHER_ENCRYPTION_MASTER_KEY_BASE64="")
+    app = function(POST=partial(channel_auth, config=config, db=db))
+    user = unique("user")
+    async with asgi_client(app) as client:
+        response = await client.post(
+            "/api/realtime/auth",
+            data={"socket_id": SOCKET_ID, "channel_name": f"private-encrypted-user-{user}"},
+            headers={"Authorization": f"Bearer {token(user)}"},
+        )
+    assert error_code(response, 403) == "FORBIDDEN"
+    assert "PUSHER_ENCRYPTION_MASTER_KEY_BASE64" in response.json()["error"]["message"]
+
+
+def test_the_local_stack_serves_encrypted_channels(stack: Stack, token):
+    user = unique("user")
+    response = channel(stack, token(user), f"private-encrypted-user-{user}")
+    assert response.status_code == 200, response.text
+    assert isinstance(response.json()["shared_secret"], str)
 
 
 async def test_encrypted_answer_carries_a_string_shared_secret(stack: Stack, token, db):
