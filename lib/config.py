@@ -17,6 +17,8 @@ Environment = Literal["development", "preview", "production"]
 RealtimeProvider = Literal["pusher", "supabase", "memory"]
 VoiceProvider = Literal["signalwire", "twilio"]
 VoiceCodec = Literal["pcmu", "l16"]
+SmsProvider = Literal["log", "twilio"]
+EmailProvider = Literal["log", "sendgrid"]
 
 
 class Secret:
@@ -89,6 +91,19 @@ class Settings:
     twilio_account_sid: str = ""
     twilio_auth_token: Secret = field(default_factory=lambda: Secret(""))
     twilio_api_url: str = "https://api.twilio.com"
+    # messaging (lib.features.messaging): messaging.send calls per user per window
+    messaging_send_rate_limit: int = 60
+    messaging_send_rate_window_s: int = 60
+    # offline notifications (lib.notify, the notify-offline cron); Twilio SMS reuses TWILIO_*
+    notify_sms_provider: SmsProvider = "log"
+    notify_email_provider: EmailProvider = "log"
+    notify_from_number: str = ""
+    notify_from_email: str = ""
+    notify_from_name: str = "Sockless"
+    notify_app_url: str = ""
+    notify_delay_s: int = 120
+    sendgrid_api_key: Secret = field(default_factory=lambda: Secret(""))
+    sendgrid_api_url: str = "https://api.sendgrid.com"
 
     @property
     def debug(self) -> bool:
@@ -171,6 +186,21 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
         twilio_auth_token=secret("TWILIO_AUTH_TOKEN"),
         twilio_api_url=get("TWILIO_API_URL", "https://api.twilio.com").rstrip("/"),
+        messaging_send_rate_limit=int(get("MESSAGING_SEND_RATE_LIMIT") or 60),
+        messaging_send_rate_window_s=int(get("MESSAGING_SEND_RATE_WINDOW_S") or 60),
+        notify_sms_provider=_choice(
+            get("NOTIFY_SMS_PROVIDER", "log"), ("log", "twilio"), "NOTIFY_SMS_PROVIDER"
+        ),
+        notify_email_provider=_choice(
+            get("NOTIFY_EMAIL_PROVIDER", "log"), ("log", "sendgrid"), "NOTIFY_EMAIL_PROVIDER"
+        ),
+        notify_from_number=get("NOTIFY_FROM_NUMBER"),
+        notify_from_email=get("NOTIFY_FROM_EMAIL"),
+        notify_from_name=get("NOTIFY_FROM_NAME", "Sockless") or "Sockless",
+        notify_app_url=get("NOTIFY_APP_URL").rstrip("/"),
+        notify_delay_s=int(get("NOTIFY_DELAY_S") or 120),
+        sendgrid_api_key=secret("SENDGRID_API_KEY"),
+        sendgrid_api_url=get("SENDGRID_API_URL", "https://api.sendgrid.com").rstrip("/"),
     )
 
 
