@@ -68,11 +68,23 @@ async def _outbox_rows(ctx: JobContext) -> int:
     return await outbox_cleanup(ctx.db)
 
 
+async def _presence_rows(ctx: JobContext) -> int:
+    """Old webhook digests and absent presence rows (lib.features.messaging.presence)."""
+    return int(await ctx.db.rpc("realtime_presence_cleanup", p_retention_seconds=86_400))
+
+
+async def _message_notifications(ctx: JobContext) -> int:
+    """Finished offline-notification items and batches older than 30 days."""
+    return int(await ctx.db.rpc("messaging_notify_cleanup", p_retention_days=30))
+
+
 CLEANUPS: dict[str, Cleanup] = {
     "cron_runs": _old_cron_runs,
     "rate_limits": _rate_limit_windows,
     "cache_entries": _cache_entries,
     "outbox": _outbox_rows,
+    "realtime_presence": _presence_rows,
+    "message_notifications": _message_notifications,
 }
 """What `cleanup` deletes, by name -> rows deleted. Features add their own entry here."""
 
@@ -90,9 +102,17 @@ async def outbox_relay(ctx: JobContext) -> dict[str, Any]:
     return await relay_all(ctx.db, publisher(ctx.settings))
 
 
+async def notify_offline(ctx: JobContext) -> dict[str, Any]:
+    """One SMS/email per recipient about messages they missed (lib.features.messaging.offline)."""
+    from lib.features.messaging.offline import notify_offline as run_notify_offline
+
+    return await run_notify_offline(ctx)
+
+
 JOBS: dict[str, Job] = {
     "cleanup": cleanup,
     "outbox-relay": outbox_relay,
+    "notify-offline": notify_offline,
 }
 
 
