@@ -4,12 +4,14 @@ Every procedure the front ends can call is listed below, grouped by feature; see
 """
 
 from lib.features.calls import procedures as calls
+from lib.features.messaging import procedures as messaging
 from lib.rpc import events, router, system, trpc_app
 
 ROUTER = router(
     *system.PROCEDURES,
     *events.PROCEDURES,
     *calls.PROCEDURES,
+    *messaging.PROCEDURES,
 )
 
 app = trpc_app(ROUTER)
