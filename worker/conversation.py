@@ -119,6 +119,8 @@ class Conversation:
         except* Hangup as hangups:
             first = hangups.exceptions[0]
             reason = first.reason if isinstance(first, Hangup) else "bridge_error"
+        finally:
+            self._keep_partial_transcripts()
         if reason is None:
             raise AssertionError("the call's tasks ended without a hang-up")
         return self.ending or reason
@@ -265,11 +267,15 @@ class Conversation:
             return {"ok": True, "instruction": prompt.GOODBYE_AFTER_END_CALL}
         return {"ok": False, "error": f"there is no tool named {call.name!r}"}
 
-    async def _response_done(self, response_id: str) -> None:
-        # a response cut short may end without its transcript's `.done`: keep what was said
+    def _keep_partial_transcripts(self) -> None:
+        """A response cut short (or a call ended mid-reply) may never get its transcript's
+        `.done`: keep what had been said."""
         for item_id, text in self._partial.items():
             self.transcript.add("assistant", text, item_id=item_id)
         self._partial.clear()
+
+    async def _response_done(self, response_id: str) -> None:
+        self._keep_partial_transcripts()
         if self._active_response == response_id:
             self._active_response = None
         if self._goodbye_response == response_id:
