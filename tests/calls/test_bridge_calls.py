@@ -294,3 +294,36 @@ async def test_an_unsupported_audio_format_is_refused_and_saved(voice: VoiceWorl
         await phone.wait_closed()
     row = await voice.saved(answer.call_id)
     assert row["end_reason"] == "unsupported_audio"
+
+
+class FlakySaves(httpx.AsyncBaseTransport):
+    """The real network, except that the first `failures` saves answer 503."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.saves = 0
+        self._real = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/rpc/calls_finish"):
+            self.saves += 1
+            if self.saves <= self.failures:
+                return httpx.Response(503, json={"message": "the database is restarting"})
+        return await self._real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._real.aclose()
+
+
+async def test_a_save_that_fails_is_retried_until_it_is_stored(stack: Stack):
+    transport = FlakySaves(failures=2)
+    async with (
+        httpx.AsyncClient(transport=transport) as http,
+        voice_world(stack, FAST, http=http) as voice,
+    ):
+        answer = await voice.incoming(to=voice.number(unique("owner")))
+        async with voice.phone(answer) as phone:
+            await phone.wait_heard(100)
+        row = await voice.saved(answer.call_id)
+    assert transport.saves == 3
+    assert row["end_reason"] == "caller_hangup" and row["transcript"]

@@ -87,7 +87,7 @@ async def test_sigterm_with_20_calls_drains_saves_them_all_and_exits(stack: Stac
                 stack, fake=fake, bridge=None, settings=api_settings(stack, bridge_url, secret)
             )
             number = world.number(unique("owner"))
-            answers = [await world.incoming(to=number) for _ in range(CALLS)]
+            answers = await asyncio.gather(*(world.incoming(to=number) for _ in range(CALLS)))
             async with (
                 contextlib.AsyncExitStack() as calls,
                 httpx.AsyncClient(timeout=5) as http,
