@@ -1,6 +1,6 @@
 """tRPC batching: one `?batch=1` request of 10 queries vs the same 10 queries as separate calls.
 
-    python -m bench.trpc_batch [--iterations 200] [--no-write]
+    python -m bench.trpc_batch [--iterations 100] [--no-write]
 
 Starts its own local stack (fresh Postgres, PostgREST, gateway, Vercel emulation serving
 api/trpc.py) on free loopback ports, then for two queries measures the wall time until all 10
@@ -192,7 +192,7 @@ def write(section: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     config = StackConfig.ephemeral_for_tests(

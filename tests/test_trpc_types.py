@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -150,7 +151,7 @@ TSCONFIG = """\
 @pytest.fixture
 def variety_dir() -> Iterator[Path]:
     # Under the project (gitignored), so '@trpc/*' resolves from its node_modules.
-    directory = GENERATED / "test-variety"
+    directory = GENERATED / f"test-variety-{uuid.uuid4().hex[:8]}"  # runs may overlap
     directory.mkdir(parents=True, exist_ok=True)
     try:
         yield directory
