@@ -189,6 +189,8 @@ def session_update(
 
 
 def append_audio(audio: str) -> str:
+    if audio.isascii() and '"' not in audio and "\\" not in audio and audio.isprintable():
+        return f'{{"type":"input_audio_buffer.append","audio":"{audio}"}}'  # base64: no escaping
     return _dump({"type": "input_audio_buffer.append", "audio": audio})
 
 

@@ -111,7 +111,15 @@ def parse(text: str | bytes) -> Frame:
         raise FrameError(exc.errors(include_url=False)[0]["msg"]) from exc
 
 
+def plain(text: str) -> bool:
+    """Whether `text` can sit between JSON quotes as is (true of any base64 payload), which
+    lets the per-frame messages skip the JSON encoder."""
+    return text.isascii() and '"' not in text and "\\" not in text and text.isprintable()
+
+
 def media(stream_sid: str, payload: str) -> str:
+    if plain(payload) and plain(stream_sid):
+        return f'{{"event":"media","streamSid":"{stream_sid}","media":{{"payload":"{payload}"}}}}'
     return json.dumps({"event": "media", "streamSid": stream_sid, "media": {"payload": payload}})
 
 

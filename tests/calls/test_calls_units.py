@@ -310,3 +310,13 @@ def test_bridge_settings_are_checked_when_loaded():
         BridgeConfig(drain_s=290, goodbye_timeout_s=10, shutdown_timeout_s=290)
     with pytest.raises(ValueError, match="VOICE_PROVIDER"):
         load({"BRIDGE_TOKEN_SECRET": "s", "OPENAI_API_KEY": "k", "VOICE_PROVIDER": "skype"})
+
+
+@pytest.mark.parametrize("payload", ["//8=", 'a"b', "a\\b", "é", "a\nb", ""])
+def test_per_frame_messages_skip_the_encoder_only_when_nothing_needs_escaping(payload):
+    assert json.loads(telephony.media("MZ1", payload))["media"]["payload"] == payload
+    assert json.loads(telephony.media('M"Z', payload))["streamSid"] == 'M"Z'
+    assert json.loads(realtime_events.append_audio(payload)) == {
+        "type": "input_audio_buffer.append",
+        "audio": payload,
+    }
