@@ -6,3 +6,9 @@ insert into public.profiles (id, display_name) values
   ('bob', 'Bob (local)'),
   ('carol', 'Carol (local)')
 on conflict (id) do nothing;
+
+-- Credits for the local users: poker.create costs one unless the user has an active
+-- subscription. credit_grant is idempotent per (user, reason, ref), so re-applying this file
+-- grants them once.
+select public.credit_grant(u.id, 20, 'seed', 'local-seed')
+from (values ('alice'), ('bob'), ('carol')) as u (id);
