@@ -6,6 +6,11 @@ PostgREST errors become our errors in one place (`map_error`):
     unique violation (23505)              -> Conflict
     RLS / permission (42501), JWT (PGRST3xx) -> Forbidden
     raise ... using errcode 'P0001'..     -> BadRequest with the function's message
+    raise ... using errcode 'PT402' etc.  -> the error of that HTTP status (PostgREST's PTxxx
+                                             convention): PT400 BadRequest, PT402
+                                             PaymentRequired, PT403 Forbidden, PT404 NotFound,
+                                             PT409 Conflict, PT412 PreconditionFailed, with
+                                             the function's message
     unknown function/table (PGRST202/42883/42P01) -> ServiceUnavailable (schema not migrated)
     unreachable / timeout                 -> ServiceUnavailable with Retry-After
 """
@@ -22,6 +27,8 @@ from lib.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    PaymentRequired,
+    PreconditionFailed,
     ServiceUnavailable,
     SocklessError,
 )
@@ -30,6 +37,15 @@ if TYPE_CHECKING:
     from supabase import AsyncClient
 
 RETRY_AFTER_S = 2
+PT_CODES: dict[str, type[SocklessError]] = {
+    "PT400": BadRequest,
+    "PT402": PaymentRequired,
+    "PT403": Forbidden,
+    "PT404": NotFound,
+    "PT409": Conflict,
+    "PT412": PreconditionFailed,
+}
+"""`raise ... using errcode 'PTxxx'` in a SQL function: PostgREST answers HTTP xxx."""
 
 
 def map_error(exc: Exception) -> SocklessError:
@@ -38,6 +54,8 @@ def map_error(exc: Exception) -> SocklessError:
         return ServiceUnavailable("the database is unreachable", retry_after=RETRY_AFTER_S)
     code = str(getattr(exc, "code", "") or "")
     message = str(getattr(exc, "message", "") or exc)
+    if code in PT_CODES:
+        return PT_CODES[code](message)
     if code == "23505":
         return Conflict("that already exists", details={"constraint": _detail(exc)})
     if code in {"42501"} or code.startswith("PGRST3"):
