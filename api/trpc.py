@@ -5,6 +5,7 @@ Every procedure the front ends can call is listed below, grouped by feature; see
 
 from lib.features.calls import procedures as calls
 from lib.features.messaging import procedures as messaging
+from lib.features.poker import procedures as poker
 from lib.rpc import events, router, system, trpc_app
 
 ROUTER = router(
@@ -12,6 +13,7 @@ ROUTER = router(
     *events.PROCEDURES,
     *calls.PROCEDURES,
     *messaging.PROCEDURES,
+    *poker.PROCEDURES,
 )
 
 app = trpc_app(ROUTER)
