@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -79,12 +80,13 @@ def run(count: int, repeat: int) -> dict[str, dict[str, list[float]]]:
         for name in ("ours, 4 in flight", "ours, 1 in flight", "seed: trigger per event")
     }
     with server_process() as (address, _pid):
+        emitters: list[tuple[str, Callable[[], tuple[int, float]]]] = [
+            ("ours, 4 in flight", lambda: asyncio.run(ours(address, events, 4))),
+            ("ours, 1 in flight", lambda: asyncio.run(ours(address, events, 1))),
+            ("seed: trigger per event", lambda: seed_emitter(address, events)),
+        ]
         for n in range(repeat):
-            for name, measure in (
-                ("ours, 4 in flight", lambda: asyncio.run(ours(address, events, 4))),
-                ("ours, 1 in flight", lambda: asyncio.run(ours(address, events, 1))),
-                ("seed: trigger per event", lambda: seed_emitter(address, events)),
-            ):
+            for name, measure in emitters:
                 calls, seconds = measure()
                 results[name]["calls"].append(calls)
                 results[name]["seconds"].append(seconds)
