@@ -238,8 +238,9 @@ class Conversation:
         mark = self.playback.sent(delta.item_id, self._audio.duration_ms(delta.delta))
         self._idle.clear()
         await self._to_caller(telephony.media(self._sid, delta.delta))
-        await self._to_caller(telephony.mark(self._sid, mark))
         self.stats.media_out += 1
+        if mark is not None:
+            await self._to_caller(telephony.mark(self._sid, mark))
 
     async def _barge_in(self) -> None:
         if not self.playback.playing:
@@ -276,6 +277,9 @@ class Conversation:
 
     async def _response_done(self, response_id: str) -> None:
         self._keep_partial_transcripts()
+        mark = self.playback.mark()  # the response's last audio: know when it has played
+        if mark is not None:
+            await self._to_caller(telephony.mark(self._sid, mark))
         if self._active_response == response_id:
             self._active_response = None
         if self._goodbye_response == response_id:

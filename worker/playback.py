@@ -1,8 +1,10 @@
 """What the caller has actually heard, from mark echoes. Pure state, no I/O.
 
-Every chunk of assistant audio sent to the provider is followed by a mark; the provider echoes
-a mark once the audio before it has played. So at any moment the caller has heard each item up
-to the end of its last echoed chunk, and nothing after it.
+Assistant audio goes to the provider in chunks; after every `mark_every_ms` of it (and when a
+response ends: `mark()`), a mark follows, which the provider echoes once the audio before it
+has played. So at any moment the caller has heard each item up to its position at the last
+echoed mark, and nothing after it. (A mark per chunk would be exact to the chunk but doubles
+the messages per chunk; 100 ms is finer than anyone notices in a truncation.)
 
 Barge-in (`interrupt`): every item with audio sent but not yet heard is cut at what was heard
 (0 for items that never started playing), pending marks are forgotten, and the caller is told
@@ -17,6 +19,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+MARK_EVERY_MS = 100.0
+
 
 @dataclass(frozen=True, slots=True)
 class Cut:
@@ -27,15 +31,19 @@ class Cut:
 
 
 @dataclass(slots=True)
-class _Chunk:
+class _Position:
     mark: str
     item_id: str
     end_ms: float
 
 
 class Playback:
-    def __init__(self) -> None:
-        self._pending: deque[_Chunk] = deque()
+    def __init__(self, *, mark_every_ms: float = MARK_EVERY_MS) -> None:
+        self._every = mark_every_ms
+        self._pending: deque[_Position] = deque()
+        self._unmarked: dict[str, float] = {}
+        """Items with audio sent since the last mark -> where each has got to."""
+        self._unmarked_ms = 0.0
         self._sent_ms: dict[str, float] = {}
         self._heard_ms: dict[str, float] = {}
         self._cut: set[str] = set()
@@ -43,31 +51,43 @@ class Playback:
         self.stale_marks = 0
         """Echoes that matched no pending mark (after a clear, or unknown names)."""
 
-    def sent(self, item_id: str, duration_ms: float) -> str:
-        """Record a chunk of `item_id` sent to the caller; returns the mark to send after it."""
-        self._sequence += 1
+    def sent(self, item_id: str, duration_ms: float) -> str | None:
+        """Record a chunk of `item_id` sent to the caller; returns a mark to send after it
+        when one is due."""
         end = self._sent_ms.get(item_id, 0.0) + duration_ms
         self._sent_ms[item_id] = end
+        self._unmarked[item_id] = end
+        self._unmarked_ms += duration_ms
+        return self.mark() if self._unmarked_ms >= self._every else None
+
+    def mark(self) -> str | None:
+        """A mark covering everything sent since the last one (None if nothing was)."""
+        if not self._unmarked:
+            return None
+        self._sequence += 1
         name = f"a{self._sequence}"
-        self._pending.append(_Chunk(name, item_id, end))
+        for item_id, end in self._unmarked.items():
+            self._pending.append(_Position(name, item_id, end))
+        self._unmarked.clear()
+        self._unmarked_ms = 0.0
         return name
 
     def acknowledge(self, mark: str) -> bool:
         """A mark echo: the audio up to it has played. False (ignored) if it is stale."""
-        if not any(chunk.mark == mark for chunk in self._pending):
+        if not any(position.mark == mark for position in self._pending):
             self.stale_marks += 1
             return False
-        while self._pending:
-            chunk = self._pending.popleft()
-            self._heard_ms[chunk.item_id] = chunk.end_ms
-            if chunk.mark == mark:
-                break
+        reached = False
+        while self._pending and (not reached or self._pending[0].mark == mark):
+            position = self._pending.popleft()
+            self._heard_ms[position.item_id] = position.end_ms
+            reached = reached or position.mark == mark
         return True
 
     @property
     def playing(self) -> bool:
-        """Audio was sent that the caller has not heard yet."""
-        return bool(self._pending)
+        """Audio was sent that the caller has not (yet, as far as we know) heard."""
+        return bool(self._pending) or bool(self._unmarked)
 
     def heard_ms(self, item_id: str) -> float:
         return self._heard_ms.get(item_id, 0.0)
@@ -77,8 +97,10 @@ class Playback:
 
     def interrupt(self) -> list[Cut]:
         """The caller talks over us: cut every item not fully heard, forget pending marks."""
-        items = list(dict.fromkeys(chunk.item_id for chunk in self._pending))
+        items = dict.fromkeys([p.item_id for p in self._pending] + list(self._unmarked))
         self._pending.clear()
+        self._unmarked.clear()
+        self._unmarked_ms = 0.0
         cuts = []
         for item_id in items:
             heard = self.heard_ms(item_id)

@@ -252,9 +252,10 @@ def test_instructions_carry_the_goal_and_context():
 
 
 def test_marks_tell_what_was_heard_and_a_barge_in_cuts_there():
-    playback = Playback()
+    playback = Playback(mark_every_ms=0)  # a mark after every chunk
     first = [playback.sent("item-1", 100) for _ in range(3)]
     second = playback.sent("item-2", 50)
+    assert None not in first and second is not None
     assert playback.acknowledge(first[1])  # marks echo in order: first[0] too
     assert playback.heard_ms("item-1") == 200 and playback.playing
     assert playback.interrupt() == [Cut("item-1", 200), Cut("item-2", 0)]
@@ -264,9 +265,26 @@ def test_marks_tell_what_was_heard_and_a_barge_in_cuts_there():
     assert playback.heard_ms("item-1") == 200 and playback.stale_marks == 2
 
 
-def test_fully_heard_items_are_not_cut():
+def test_a_mark_follows_every_100_ms_of_audio_and_the_end_of_a_response():
     playback = Playback()
-    playback.acknowledge(playback.sent("done", 80.5))
+    marks = [playback.sent("reply", 20) for _ in range(7)]
+    assert marks[:4] == [None] * 4 and marks[4] is not None and marks[5:] == [None, None]
+    assert playback.acknowledge(marks[4])
+    assert playback.heard_ms("reply") == 100 and playback.playing  # 40 ms not marked yet
+    assert playback.interrupt() == [Cut("reply", 100)]  # unmarked audio is not heard audio
+    playback.sent("next", 30)
+    playback.sent("after", 30)
+    last = playback.mark()  # the response is done: one mark covers both items
+    assert last is not None and playback.mark() is None
+    assert playback.acknowledge(last)
+    assert (playback.heard_ms("next"), playback.heard_ms("after")) == (30, 30)
+    assert not playback.playing
+
+
+def test_fully_heard_items_are_not_cut():
+    playback = Playback(mark_every_ms=0)
+    mark = playback.sent("done", 80.5)
+    assert mark is not None and playback.acknowledge(mark)
     playback.sent("next", 40)
     assert playback.interrupt() == [Cut("next", 0)]
     assert not playback.is_cut("done")
