@@ -72,6 +72,7 @@ BENCHES = [
             ("delivered_events_per_s", "events delivered", "events/s"),
             ("batch_request_p50_ms", "batch request p50", "ms"),
             ("batch_request_p99_ms", "batch request p99", "ms"),
+            ("server_cpu_percent", "server CPU while publishing (one core = 100)", "%"),
         ],
         "`python -m bench.realtime_batch_throughput`: 4 publishers on keep-alive connections "
         "(a minimal HTTP/1.1 client, so the client library is not what is measured) "
@@ -82,8 +83,7 @@ BENCHES = [
 ]
 
 
-def _section(results: dict[str, list[dict[str, Any]]], repeat: int) -> str:
-    load = os.getloadavg()[0]
+def _section(results: dict[str, list[dict[str, Any]]], repeat: int, load: float) -> str:
     header = (
         f"machine: `{machine()}`, date {datetime.date.today().isoformat()}, "
         f"{repeat} runs (median, range), 1-minute load average at start {load:.2f}"
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
+    load_at_start = os.getloadavg()[0]
     results: dict[str, list[dict[str, Any]]] = {}
     for bench in BENCHES:
         results[bench.title] = []
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
             result = asyncio.run(bench.run())
             print(f"{bench.title} [{n + 1}/{args.repeat}]: {result}", flush=True)
             results[bench.title].append(result)
-    section = _section(results, args.repeat)
+    section = _section(results, args.repeat, load_at_start)
     print(section)
     if args.write:
         _write(section)
