@@ -124,9 +124,11 @@ class Endpoint:
     async def __call__(self, request: Request) -> Response:
         if request.method == "HEAD":
             return Response(status_code=204)
-        config = self.config()
+        debug = False  # until the settings are read (reading them could fail too)
         transform: bool | None = None
         try:
+            config = self.config()
+            debug = config.debug
             path = self._path(request)
             batch = request.query_params.get("batch") == "1"
             if not path and not batch and request.method == "GET":
@@ -151,12 +153,12 @@ class Endpoint:
                     for index, (path, procedure) in enumerate(zip(paths, procedures, strict=True))
                 )
             )
-            return self._respond(paths, procedures, outcomes, batch, transform, config)
+            return self._respond(paths, procedures, outcomes, batch, transform, debug)
         except SocklessError as exc:
-            return self._request_error(exc, transform, config)
+            return self._request_error(exc, transform, debug)
         except Exception as exc:
             log.error("tRPC request failed", exc_info=exc, extra=fields(request_id(request)))
-            return self._request_error(internal(exc), transform, config)
+            return self._request_error(internal(exc), transform, debug)
 
     # -- request -------------------------------------------------------------------------------
     def _path(self, request: Request) -> str:
@@ -279,7 +281,7 @@ class Endpoint:
         outcomes: Sequence[Outcome],
         batch: bool,
         transform: bool | None,
-        config: Settings,
+        debug: bool,
     ) -> Response:
         headers = {"vary": VARY}
         items: list[dict[str, Any]] = []
@@ -292,7 +294,7 @@ class Endpoint:
                 items.append(wire.result_item(outcome.data, transform=bool(transform)))
                 statuses.append(200)
                 continue
-            shape = wire.error_shape(error, path=path, debug=config.debug)
+            shape = wire.error_shape(error, path=path, debug=debug)
             items.append(wire.error_item(shape, transform=transform))
             statuses.append(shape["data"]["httpStatus"])
             if error.retry_after is not None:
@@ -306,10 +308,8 @@ class Endpoint:
         body = wire.dumps(items if batch else items[0])
         return Response(body, wire.status_of(statuses), headers, "application/json")
 
-    def _request_error(
-        self, error: SocklessError, transform: bool | None, config: Settings
-    ) -> Response:
-        shape = wire.error_shape(error, path=None, debug=config.debug)
+    def _request_error(self, error: SocklessError, transform: bool | None, debug: bool) -> Response:
+        shape = wire.error_shape(error, path=None, debug=debug)
         headers = {"vary": VARY}
         if error.retry_after is not None:
             headers["retry-after"] = str(error.retry_after)
