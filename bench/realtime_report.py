@@ -87,6 +87,7 @@ def _section(results: dict[str, list[dict[str, Any]]], repeat: int, load: float)
     header = (
         f"machine: `{machine()}`, date {datetime.date.today().isoformat()}, "
         f"{repeat} runs (median, range), 1-minute load average at start {load:.2f}"
+        f"{' (the machine is shared)' if load >= 1 else ''}"
     )
     lines = [START, ""]
     for bench in BENCHES:
