@@ -32,8 +32,11 @@ def ensure_free(port: int, *, what: str, env_var: str, host: str = "127.0.0.1") 
 
 
 def bind_socket(port: int, *, what: str, env_var: str, host: str = "127.0.0.1") -> socket.socket:
-    """A listening socket on host:port (0 = any free port) for a server to adopt."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A listening socket on host:port (0 = any free port) for a server to adopt.
+
+    Created with proto=IPPROTO_TCP: asyncio turns on TCP_NODELAY only for sockets that say
+    so, and without it every small response waits ~40 ms on Nagle + delayed ACK."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

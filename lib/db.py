@@ -17,6 +17,8 @@ PostgREST errors become our errors in one place (`map_error`):
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -132,18 +134,31 @@ class Database:
             await client.postgrest.aclose()
 
 
-_databases: dict[Settings, Database] = {}
+_databases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Settings, Database]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def database(config: Settings | None = None) -> Database:
-    """The process-wide Database for these settings (created lazily, never at import)."""
+    """The Database for these settings on the running event loop, created lazily.
+
+    Pooled connections belong to the loop that opened them, so each loop (normally the one a
+    warm instance runs) gets its own; several ASGI apps in one process share it."""
     config = config or settings()
-    if config not in _databases:
-        _databases[config] = Database(config)
-    return _databases[config]
+    per_loop = _databases.setdefault(_loop(), {})
+    if config not in per_loop:
+        per_loop[config] = Database(config)
+    return per_loop[config]
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError as exc:
+        raise RuntimeError("database() is for async handlers (no running event loop)") from exc
 
 
 async def close_all() -> None:
-    """Close every process-wide Database (an app's lifespan shutdown calls this)."""
-    for db in list(_databases.values()):
+    """Close this loop's Databases (an app's lifespan shutdown calls this)."""
+    for db in list(_databases.pop(_loop(), {}).values()):
         await db.aclose()

@@ -5,6 +5,8 @@ imports none of them (adapters load when `publisher()` picks one)."""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,25 +15,29 @@ if TYPE_CHECKING:
     from lib.config import Settings
     from lib.realtime.port import Publisher
 
-_http: httpx.AsyncClient | None = None
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def http_client() -> httpx.AsyncClient:
-    """The process-wide client publishers share (created on first use, reused while warm)."""
-    global _http
-    if _http is None or _http.is_closed:
+    """The client publishers share on the running loop (created on first use, reused while
+    warm). Connections belong to the loop that opened them, hence one client per loop."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
         import httpx
 
-        _http = httpx.AsyncClient(
+        client = httpx.AsyncClient(
             timeout=5.0, limits=httpx.Limits(max_connections=20, max_keepalive_connections=10)
         )
-    return _http
+        _clients[loop] = client
+    return client
 
 
 async def close_http() -> None:
-    """Close the shared client (an app's lifespan shutdown); the next use makes a new one."""
-    global _http
-    client, _http = _http, None
+    """Close this loop's shared client (lifespan shutdown); the next use makes a new one."""
+    client = _clients.pop(asyncio.get_running_loop(), None)
     if client is not None:
         await client.aclose()
 
