@@ -34,7 +34,7 @@ def extractive(
     parts = [f"Goal: {goal or 'not set'}."]
     parts.append(f"Outcome: {(outcome or 'not recorded').replace('_', ' ')}.")
     if notes:
-        parts.append(f"Notes: {notes}.")
+        parts.append(f"Notes: {notes.rstrip('.')}.")
     if said:
         parts.append(f'The caller said first: "{said[0].text}"')
         if len(said) > 1:
