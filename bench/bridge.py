@@ -1,6 +1,6 @@
 """Voice bridge overhead at 1, 50 and 200 concurrent calls on loopback.
 
-    python -m bench.bridge [--levels 1,50,200] [--seconds 8] [--no-write]
+    python -m bench.bridge [--levels 1,50,200] [--coalesced 50,200] [--seconds 8] [--no-write]
 
 The bridge runs as `python -m worker` in its own process (a fresh one per level), so its CPU
 and memory are its own. This process plays every other part, kept minimal so that the bridge
@@ -17,7 +17,12 @@ Latency = a frame's round trip, phone -> bridge -> OpenAI -> bridge -> phone. Th
 talking straight to an echo of the media-stream protocol give the baseline (two loopback hops
 instead of four, no bridge); "added" = through the bridge minus the baseline, per percentile.
 CPU per call = the bridge's user+system time over the measured seconds / calls; memory per
-call = (bridge RSS with the calls - RSS before they connected) / calls. Every run is bounded.
+call = (bridge RSS with the calls - RSS before they connected) / calls. Each echoed frame comes
+back as its own 20 ms delta, so the bridge sends a media frame and a mark per frame (the
+default: a mark after every chunk); the "marks per 100 ms" rows run with
+BRIDGE_MARK_EVERY_MS=100. "frames back / sent" below "sent" means the bridge fell behind.
+"phones' CPU" is this process (the load generator), for judging whether it kept up.
+Every run is bounded.
 """
 
 from __future__ import annotations
@@ -97,7 +102,9 @@ async def talk(
 
 
 @contextlib.asynccontextmanager
-async def bridge_process(rest_port: int, echo_port: int) -> AsyncIterator[tuple[int, int]]:
+async def bridge_process(
+    rest_port: int, echo_port: int, mark_every_ms: float
+) -> AsyncIterator[tuple[int, int]]:
     env = {
         **os.environ,
         "BRIDGE_TOKEN_SECRET": SECRET,
@@ -110,6 +117,7 @@ async def bridge_process(rest_port: int, echo_port: int) -> AsyncIterator[tuple[
         "BRIDGE_DRAIN_S": "1",
         "BRIDGE_SHUTDOWN_TIMEOUT_S": "20",
         "BRIDGE_LOG_LEVEL": "warning",
+        "BRIDGE_MARK_EVERY_MS": str(mark_every_ms),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -162,14 +170,15 @@ async def stand_ins() -> AsyncIterator[tuple[int, int]]:
             await process.wait()
 
 
-async def level(calls: int, seconds: float) -> dict[str, float]:
+async def level(calls: int, seconds: float, mark_every_ms: float = 0) -> dict[str, float]:
     async with stand_ins() as (echo_port, rest_port):
         baseline = await talk(echo_port, "/direct", calls, seconds, None)
-        async with bridge_process(rest_port, echo_port) as (port, pid):
+        async with bridge_process(rest_port, echo_port, mark_every_ms) as (port, pid):
             await asyncio.sleep(0.5)  # let the fresh process settle before its RSS is read
             through = await talk(port, "/media", calls, seconds, pid)
     return {
         "calls": calls,
+        "mark_every_ms": mark_every_ms,
         "p50_ms": through["p50_ms"],
         "p99_ms": through["p99_ms"],
         "added_p50_ms": through["p50_ms"] - baseline["p50_ms"],
@@ -186,7 +195,8 @@ async def level(calls: int, seconds: float) -> dict[str, float]:
 
 def table(results: list[dict[str, float]], seconds: float) -> str:
     rows = [
-        f"| {r['calls']:g} | {r['added_p50_ms']:.2f} ms | {r['added_p99_ms']:.2f} ms "
+        f"| {r['calls']:g}{' (marks per 100 ms)' if r['mark_every_ms'] else ''} "
+        f"| {r['added_p50_ms']:.2f} ms | {r['added_p99_ms']:.2f} ms "
         f"| {r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms | {r['baseline_p50_ms']:.2f} / "
         f"{r['baseline_p99_ms']:.2f} ms | {r['cpu_pct_per_call']:.2f} % "
         f"| {r['rss_kib_per_call']:.0f} KiB | {r['frames']:,.0f} of {r['sent']:,.0f} "
@@ -214,13 +224,18 @@ def table(results: list[dict[str, float]], seconds: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--levels", default="1,50,200")
+    parser.add_argument(
+        "--coalesced", default="50,200", help="levels run again with BRIDGE_MARK_EVERY_MS=100"
+    )
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     note_load()
     results = []
-    for calls in (int(n) for n in args.levels.split(",")):
-        result = asyncio.run(level(calls, args.seconds))
+    runs = [(int(n), 0) for n in args.levels.split(",") if n]
+    runs += [(int(n), 100) for n in args.coalesced.split(",") if n]
+    for calls, mark_every_ms in runs:
+        result = asyncio.run(level(calls, args.seconds, mark_every_ms))
         print(f"{calls} calls: {result}", flush=True)
         results.append(result)
     section = table(results, args.seconds)

@@ -91,6 +91,8 @@ class BridgeConfig:
     start_timeout_s: float = 10.0
     max_frame_bytes: int = 65_536
     """Inbound frames over this are dropped and counted; 16x this closes the socket."""
+    mark_every_ms: float = 0.0
+    """0: a mark after every audio chunk sent to the caller; else one per this much audio."""
     save_attempts: int = 6
 
     def __post_init__(self) -> None:
@@ -175,6 +177,7 @@ def load(env: Mapping[str, str] | None = None) -> BridgeConfig:
         goodbye_timeout_s=number("BRIDGE_GOODBYE_TIMEOUT_S", 10),
         start_timeout_s=number("BRIDGE_START_TIMEOUT_S", 10),
         max_frame_bytes=int(number("BRIDGE_MAX_FRAME_BYTES", 65_536)),
+        mark_every_ms=number("BRIDGE_MARK_EVERY_MS", 0),
     )
     if not config.token_secret:
         raise ValueError("BRIDGE_TOKEN_SECRET is required (the api mints stream tokens with it)")

@@ -87,7 +87,7 @@ class Conversation:
         self.transcript = transcript
         self.stats = stats
         self._label = label
-        self.playback = Playback()
+        self.playback = Playback(mark_every_ms=config.mark_every_ms)
         self.outcome: str | None = None
         self.notes: str | None = None
         self.ending: str | None = None

@@ -1,10 +1,11 @@
 """What the caller has actually heard, from mark echoes. Pure state, no I/O.
 
-Assistant audio goes to the provider in chunks; after every `mark_every_ms` of it (and when a
-response ends: `mark()`), a mark follows, which the provider echoes once the audio before it
-has played. So at any moment the caller has heard each item up to its position at the last
-echoed mark, and nothing after it. (A mark per chunk would be exact to the chunk but doubles
-the messages per chunk; 100 ms is finer than anyone notices in a truncation.)
+Assistant audio goes to the provider in chunks, each followed by a mark (with `mark_every_ms`
+> 0: a mark once that much audio has gone out since the last one, and when a response ends,
+`mark()`), which the provider echoes once the audio before it has played. So at any moment
+the caller has heard each item up to its position at the last echoed mark, and nothing after
+it. A mark per chunk is exact to the chunk; coalescing (BRIDGE_MARK_EVERY_MS=100) halves the
+messages when deltas are small, at the cost of truncating up to that much early.
 
 Barge-in (`interrupt`): every item with audio sent but not yet heard is cut at what was heard
 (0 for items that never started playing), pending marks are forgotten, and the caller is told
@@ -18,8 +19,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-
-MARK_EVERY_MS = 100.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +37,7 @@ class _Position:
 
 
 class Playback:
-    def __init__(self, *, mark_every_ms: float = MARK_EVERY_MS) -> None:
+    def __init__(self, *, mark_every_ms: float = 0.0) -> None:
         self._every = mark_every_ms
         self._pending: deque[_Position] = deque()
         self._unmarked: dict[str, float] = {}

@@ -252,7 +252,7 @@ def test_instructions_carry_the_goal_and_context():
 
 
 def test_marks_tell_what_was_heard_and_a_barge_in_cuts_there():
-    playback = Playback(mark_every_ms=0)  # a mark after every chunk
+    playback = Playback()  # a mark after every chunk
     first = [playback.sent("item-1", 100) for _ in range(3)]
     second = playback.sent("item-2", 50)
     assert None not in first and second is not None
@@ -265,8 +265,8 @@ def test_marks_tell_what_was_heard_and_a_barge_in_cuts_there():
     assert playback.heard_ms("item-1") == 200 and playback.stale_marks == 2
 
 
-def test_a_mark_follows_every_100_ms_of_audio_and_the_end_of_a_response():
-    playback = Playback()
+def test_coalesced_marks_follow_every_100_ms_of_audio_and_the_end_of_a_response():
+    playback = Playback(mark_every_ms=100)
     marks = [playback.sent("reply", 20) for _ in range(7)]
     assert marks[:4] == [None] * 4 and marks[4] is not None and marks[5:] == [None, None]
     assert playback.acknowledge(marks[4])
@@ -282,7 +282,7 @@ def test_a_mark_follows_every_100_ms_of_audio_and_the_end_of_a_response():
 
 
 def test_fully_heard_items_are_not_cut():
-    playback = Playback(mark_every_ms=0)
+    playback = Playback()
     mark = playback.sent("done", 80.5)
     assert mark is not None and playback.acknowledge(mark)
     playback.sent("next", 40)
