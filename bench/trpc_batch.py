@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import shutil
 import statistics
@@ -141,14 +142,15 @@ async def run(stack: Stack, iterations: int) -> dict[str, dict[str, dict[str, fl
     return results
 
 
-def table(results: dict[str, dict[str, dict[str, float]]], iterations: int) -> str:
+def table(results: dict[str, dict[str, dict[str, float]]], iterations: int, load: float) -> str:
     lines = [
         BEGIN,
         f"## tRPC: a batch of {CALLS} queries vs {CALLS} separate calls (`bench/trpc_batch.py`)",
         "",
         f"{machine()}, {date.today().isoformat()}; local stack (Vercel emulation -> "
         "api/trpc.py -> PostgREST -> Postgres), loopback; wall time until all "
-        f"{CALLS} results are in, {iterations} iterations after {WARMUP} warm-up.",
+        f"{CALLS} results are in, {iterations} iterations after {WARMUP} warm-up; "
+        f"1-minute load average {load:.1f} when it started (other work shares the cores).",
         "",
         "| query | batch (1 request) | concurrent (10 requests, 6 connections) "
         "| sequential (10 requests) | batch speed-up vs concurrent |",
@@ -172,7 +174,11 @@ def table(results: dict[str, dict[str, dict[str, float]]], iterations: int) -> s
         "`system.health` touches no database: the difference is the per-request HTTP, Vercel",
         "emulation and tRPC overhead that batching pays once. `events.since` does a JWT check,",
         "a rate-limit upsert and a history read per call; in a batch the 10 calls share one",
-        "request and one token verification and run concurrently on the server.",
+        "request and one token verification and run concurrently on the server, but their 20",
+        "PostgREST round trips remain and dominate. The local stack runs the api functions and",
+        "the Supabase gateway in one Python process, so concurrent requests contend for one",
+        "interpreter (here they are no faster than sequential ones); on Vercel, separate",
+        "requests may land on separate instances, each paying its own cold start instead.",
         END,
     ]
     return "\n".join(lines) + "\n"
@@ -198,13 +204,14 @@ def main(argv: list[str] | None = None) -> None:
     config = StackConfig.ephemeral_for_tests(
         jwt_secret=secrets.token_urlsafe(40), cron_secret=secrets.token_urlsafe(24)
     )
+    load = os.getloadavg()[0]
     stack = Stack(config).start()
     try:
         results = asyncio.run(run(stack, args.iterations))
     finally:
         stack.stop()
         shutil.rmtree(config.data_dir, ignore_errors=True)
-    section = table(results, args.iterations)
+    section = table(results, args.iterations, load)
     print(section)
     if not args.no_write:
         write(section)
