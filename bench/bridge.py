@@ -1,6 +1,7 @@
 """Voice bridge overhead at 1, 50 and 200 concurrent calls on loopback.
 
-    python -m bench.bridge [--levels 1,50,200] [--coalesced 50,200] [--seconds 8] [--no-write]
+    python -m bench.bridge [--levels 1,50,200] [--coalesced 50,200] [--seconds 6] [--repeat 3]
+                           [--no-write]
 
 The bridge runs as `python -m worker` in its own process (a fresh one per level), so its CPU
 and memory are its own. This process plays every other part, kept minimal so that the bridge
@@ -21,7 +22,8 @@ call = (bridge RSS with the calls - RSS before they connected) / calls. Each ech
 back as its own 20 ms delta, so the bridge sends a media frame and a mark per frame (the
 default: a mark after every chunk); the "marks per 100 ms" rows run with
 BRIDGE_MARK_EVERY_MS=100. "frames back / sent" below "sent" means the bridge fell behind.
-"phones' CPU" is this process (the load generator), for judging whether it kept up.
+"phones / echo CPU" is the load generator's processes (the phones; the echo and stub), for
+judging whether they kept up; CPU is % of one core, the machine has two.
 Every run is bounded.
 """
 
@@ -38,7 +40,15 @@ import uuid
 from collections.abc import AsyncIterator
 
 from bench.bridge_support import FRAME_MS, SECRET, LightPhone, Samples, start_message
-from bench.docs_section import DATE, LOAD, MACHINE, note_load, percentile, replace_section
+from bench.docs_section import (
+    DATE,
+    LOAD,
+    MACHINE,
+    median,
+    note_load,
+    percentile,
+    replace_section,
+)
 from bench.realtime_support import ROOT, cpu_seconds, rss_kib
 
 WARMUP_S = 2.0
@@ -46,7 +56,7 @@ WAIT = 30.0
 
 
 async def talk(
-    port: int, path: str, calls: int, seconds: float, pid: int | None
+    port: int, path: str, calls: int, seconds: float, pid: int | None, echo_pid: int
 ) -> dict[str, float]:
     """`calls` phones for WARMUP_S + `seconds`; latencies of the measured part, bridge usage."""
     loop = asyncio.get_running_loop()
@@ -63,13 +73,13 @@ async def talk(
         await asyncio.wait_for(phone.upgraded, WAIT)
         phones.append(phone)
     begin, tick, slots = loop.time(), 0, 10
-    cpu_start = measured_from = phones_cpu = 0.0
+    cpu_start = measured_from = phones_cpu = echo_cpu = 0.0
     sent_before = 0
     while (now := loop.time() - begin) < WARMUP_S + seconds:
         if not samples.recording and now >= WARMUP_S:
             samples.recording, measured_from = True, time.monotonic()
             cpu_start = cpu_seconds(pid) if pid else 0.0
-            phones_cpu = time.process_time()
+            phones_cpu, echo_cpu = time.process_time(), cpu_seconds(echo_pid)
             sent_before = sum(phone.frames for phone in phones)
         for phone in phones[tick % slots :: slots]:
             phone.send_frame()
@@ -78,6 +88,7 @@ async def talk(
     elapsed = time.monotonic() - measured_from
     result = {
         "phones_cpu_pct": 100 * (time.process_time() - phones_cpu) / elapsed,
+        "echo_cpu_pct": 100 * (cpu_seconds(echo_pid) - echo_cpu) / elapsed,
         "sent": sum(phone.frames for phone in phones) - sent_before,
         "cpu_pct_per_call": 100 * ((cpu_seconds(pid) - cpu_start) / elapsed) / calls
         if pid
@@ -145,8 +156,9 @@ async def bridge_process(
 
 
 @contextlib.asynccontextmanager
-async def stand_ins() -> AsyncIterator[tuple[int, int]]:
-    """The echoing OpenAI and the PostgREST stub in their own process: (echo, rest) ports."""
+async def stand_ins() -> AsyncIterator[tuple[int, int, int]]:
+    """The echoing OpenAI and the PostgREST stub in their own process: (echo, rest) ports
+    and its pid."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -159,7 +171,7 @@ async def stand_ins() -> AsyncIterator[tuple[int, int]]:
         assert process.stdout is not None and process.stdin is not None
         line = (await asyncio.wait_for(process.stdout.readline(), WAIT)).decode()
         ports = dict(part.split("=") for part in line.split())
-        yield int(ports["echo"]), int(ports["rest"])
+        yield int(ports["echo"]), int(ports["rest"]), process.pid
     finally:
         if process.stdin is not None:
             process.stdin.close()
@@ -171,11 +183,11 @@ async def stand_ins() -> AsyncIterator[tuple[int, int]]:
 
 
 async def level(calls: int, seconds: float, mark_every_ms: float = 0) -> dict[str, float]:
-    async with stand_ins() as (echo_port, rest_port):
-        baseline = await talk(echo_port, "/direct", calls, seconds, None)
+    async with stand_ins() as (echo_port, rest_port, echo_pid):
+        baseline = await talk(echo_port, "/direct", calls, seconds, None, echo_pid)
         async with bridge_process(rest_port, echo_port, mark_every_ms) as (port, pid):
             await asyncio.sleep(0.5)  # let the fresh process settle before its RSS is read
-            through = await talk(port, "/media", calls, seconds, pid)
+            through = await talk(port, "/media", calls, seconds, pid, echo_pid)
     return {
         "calls": calls,
         "mark_every_ms": mark_every_ms,
@@ -188,32 +200,35 @@ async def level(calls: int, seconds: float, mark_every_ms: float = 0) -> dict[st
         "cpu_pct_per_call": through["cpu_pct_per_call"],
         "rss_kib_per_call": through["rss_kib_per_call"],
         "phones_cpu_pct": through["phones_cpu_pct"],
+        "echo_cpu_pct": through["echo_cpu_pct"],
+        "bridge_cpu_pct": through["cpu_pct_per_call"] * calls,
         "frames": through["frames"],
         "sent": through["sent"],
     }
 
 
-def table(results: list[dict[str, float]], seconds: float) -> str:
+def table(results: list[dict[str, float]], seconds: float, repeat: int) -> str:
     rows = [
         f"| {r['calls']:g}{' (marks per 100 ms)' if r['mark_every_ms'] else ''} "
         f"| {r['added_p50_ms']:.2f} ms | {r['added_p99_ms']:.2f} ms "
         f"| {r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms | {r['baseline_p50_ms']:.2f} / "
         f"{r['baseline_p99_ms']:.2f} ms | {r['cpu_pct_per_call']:.2f} % "
         f"| {r['rss_kib_per_call']:.0f} KiB | {r['frames']:,.0f} of {r['sent']:,.0f} "
-        f"| {r['phones_cpu_pct']:.0f} % |"
+        f"| {r['bridge_cpu_pct']:.0f} % | {r['phones_cpu_pct']:.0f} % / {r['echo_cpu_pct']:.0f} % |"
         for r in results
     ]
     return "\n".join(
         [
             "## Voice bridge: overhead per call",
             "",
-            f"machine: `{MACHINE}`, date {DATE}, one run per level, {seconds:g} s measured "
-            f"after {WARMUP_S:g} s of warm-up, 1-minute load average at start {LOAD[0]:.2f}",
+            f"machine: `{MACHINE}`, date {DATE}, median of {repeat} runs per row, {seconds:g} s "
+            f"measured after {WARMUP_S:g} s of warm-up each, 1-minute load average at start "
+            f"{LOAD[0]:.2f} (the machine is shared)",
             "",
             "| calls | added latency p50 | added p99 | round trip via bridge p50 / p99 "
             "| baseline p50 / p99 | bridge CPU per call (% of a core) | bridge RSS per call "
-            "| frames back / sent | phones' CPU |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| frames back / sent | bridge CPU | phones / echo CPU |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             (__doc__ or "").split("\n\n", 1)[1].split("Every run is bounded.")[0].strip(),
@@ -227,7 +242,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--coalesced", default="50,200", help="levels run again with BRIDGE_MARK_EVERY_MS=100"
     )
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per level (median shown)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     note_load()
@@ -235,10 +251,13 @@ def main(argv: list[str] | None = None) -> None:
     runs = [(int(n), 0) for n in args.levels.split(",") if n]
     runs += [(int(n), 100) for n in args.coalesced.split(",") if n]
     for calls, mark_every_ms in runs:
-        result = asyncio.run(level(calls, args.seconds, mark_every_ms))
-        print(f"{calls} calls: {result}", flush=True)
-        results.append(result)
-    section = table(results, args.seconds)
+        repeats = []
+        for n in range(args.repeat):
+            result = asyncio.run(level(calls, args.seconds, mark_every_ms))
+            print(f"{calls} calls, run {n + 1}/{args.repeat}: {result}", flush=True)
+            repeats.append(result)
+        results.append({key: median([r[key] for r in repeats]) for key in repeats[0]})
+    section = table(results, args.seconds, args.repeat)
     print(section)
     if not args.no_write:
         print(f"wrote {replace_section('voice-bridge', section)}")
