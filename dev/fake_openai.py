@@ -44,7 +44,7 @@ class FakeOpenAI:
         self.behaviour = behaviour or Behaviour()
         self.api_key = api_key
         self.sessions: list[FakeSession] = []
-        self._connections: set[ServerConnection] = set()
+        self._connections: dict[ServerConnection, Connection] = {}
         self._server: Server | None = None
         self._tick = asyncio.Event()
 
@@ -91,14 +91,14 @@ class FakeOpenAI:
         headers = {name.lower(): value for name, value in ws.request.headers.raw_items()}
         record = FakeSession(headers=headers)
         self.sessions.append(record)
-        self._connections.add(ws)
+        connection = self._connections[ws] = Connection(ws, self, record)
         try:
-            await Connection(ws, self, record).run()
+            await connection.run()
         except* ConnectionClosed:
             pass
         finally:
             record.closed = True
-            self._connections.discard(ws)
+            self._connections.pop(ws, None)
             self.changed()
 
     def changed(self) -> None:
@@ -117,6 +117,11 @@ class FakeOpenAI:
         """Close every connection, as the service does when it fails."""
         for ws in list(self._connections):
             await ws.close(code, reason)
+
+    async def fail_all(self, kind: str = "server_error", message: str = "internal error") -> None:
+        """Send every connection an `error` event of type `kind` (the socket stays open)."""
+        for connection in list(self._connections.values()):
+            await connection.send({"type": "error", "error": {"type": kind, "message": message}})
 
 
 async def _main(port: int, host: str) -> None:

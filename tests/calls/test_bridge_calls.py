@@ -327,3 +327,19 @@ async def test_a_save_that_fails_is_retried_until_it_is_stored(stack: Stack):
         row = await voice.saved(answer.call_id)
     assert transport.saves == 3
     assert row["end_reason"] == "caller_hangup" and row["transcript"]
+
+
+async def test_an_openai_error_ends_the_call_and_a_request_error_does_not(voice: VoiceWorld):
+    answer = await voice.incoming(to=voice.number(unique("owner")))
+    async with voice.phone(answer) as phone:
+        await phone.wait_quiet()
+        await voice.fake.fail_all("invalid_request_error", "Invalid value: 'x'.")
+        await voice.fake.fail_all("server_error", "The server had an error.")
+        code, reason = await phone.wait_closed()
+    assert (code, reason) == (1000, "openai_error")
+    row = await voice.saved(answer.call_id)
+    assert row["end_reason"] == "openai_error"
+    assert [e["type"] for e in row["stats"]["openai_errors"]] == [
+        "invalid_request_error",
+        "server_error",
+    ]
