@@ -31,6 +31,7 @@ from dev.postgrest import Postgrest
 from dev.realtime import RealtimeConfig, ServerAddress, serve_in_thread
 from dev.servers import BackgroundServer
 from dev.vercel import VercelDev
+from dev.voice import VoiceAddress, serve_voice_in_thread
 
 log = logging.getLogger("sockless.stack")
 
@@ -56,6 +57,13 @@ class StackConfig:
     postgrest_port: int = 54329
     api_port: int = 3000
     realtime_port: int = 6001
+    bridge_port: int = 8080
+    openai_port: int | None = None
+    """The fake OpenAI's port; None = the port in OPENAI_REALTIME_URL (8081), 0 = any."""
+    bridge_token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    voice_signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    public_base_url: str = ""
+    """What telephony webhooks are signed against (a tunnel's URL); blank: the api's URL."""
     ephemeral: bool = False
     seed: bool = True
     database_url: str | None = None
@@ -81,6 +89,10 @@ class StackConfig:
             postgrest_port=int(env.get("SOCKLESS_POSTGREST_PORT") or 54329),
             api_port=int(env.get("SOCKLESS_API_PORT") or 3000),
             realtime_port=int(env.get("PUSHER_PORT") or 6001),
+            bridge_port=int(env.get("BRIDGE_PORT") or 8080),
+            bridge_token_secret=env.get("BRIDGE_TOKEN_SECRET") or secrets.token_urlsafe(32),
+            voice_signing_key=env.get("SIGNALWIRE_SIGNING_KEY") or secrets.token_urlsafe(24),
+            public_base_url=env.get("PUBLIC_BASE_URL", ""),
             database_url=env.get("DATABASE_URL") or None,
         )
 
@@ -104,6 +116,8 @@ class StackConfig:
             postgrest_port=0,
             api_port=0,
             realtime_port=0,
+            bridge_port=0,
+            openai_port=0,
             ephemeral=True,
             seed=False,
         )
@@ -119,7 +133,10 @@ class Stack:
     vercel: VercelDev | None = None
     applied_migrations: list[str] = field(default_factory=list)
     realtime: ServerAddress | None = None
+    voice: VoiceAddress | None = None
+    api_base_url: str = ""
     _contexts: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    _voice: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @property
     def logs(self) -> Path:
@@ -147,6 +164,10 @@ class Stack:
             "PUSHER_ENCRYPTION_MASTER_KEY_BASE64": self.config.pusher_encryption_master_key,
             "PUSHER_HOST": self.realtime.host if self.realtime else "",
             "PUSHER_PORT": str(self.realtime.port) if self.realtime else "",
+            "BRIDGE_TOKEN_SECRET": self.config.bridge_token_secret,
+            "SIGNALWIRE_SIGNING_KEY": self.config.voice_signing_key,
+            "PUBLIC_BASE_URL": self.config.public_base_url or self.api_base_url,
+            "BRIDGE_URL": self.voice.bridge_url if self.voice else "",
         }
 
     def _port(self, port: int) -> int:
@@ -161,6 +182,7 @@ class Stack:
             (cfg.postgrest_port, "PostgREST", "SOCKLESS_POSTGREST_PORT"),
             (cfg.api_port, "api functions", "SOCKLESS_API_PORT"),
             (cfg.realtime_port, "Pusher-protocol realtime server", "PUSHER_PORT"),
+            (cfg.bridge_port, "voice bridge", "BRIDGE_PORT"),
         ]
         if not cfg.database_url:
             checks.append((cfg.db_port, "Postgres", "SOCKLESS_DB_PORT"))
@@ -206,7 +228,7 @@ class Stack:
         # The api socket is bound first so the realtime server can post its webhooks to it.
         api_sock = bind_socket(cfg.api_port, what="api functions", env_var="SOCKLESS_API_PORT")
         host, port = api_sock.getsockname()[:2]
-        api_url = f"http://{host}:{port}"
+        api_url = self.api_base_url = f"http://{host}:{port}"
         realtime = RealtimeConfig(
             app_id=cfg.pusher_app_id,
             key=cfg.pusher_key,
@@ -227,6 +249,18 @@ class Stack:
             secret=cfg.pusher_secret,
         )
 
+        try:
+            self.voice = self._voice.enter_context(
+                serve_voice_in_thread(
+                    {**os.environ, **self.env()},
+                    bridge_port=cfg.bridge_port,
+                    openai_port=cfg.openai_port,
+                )
+            )
+        except BaseException:
+            api_sock.close()
+            raise
+
         os.environ.update(self.env())
         # Tests share this process with the functions: a reload would swap lib/ under them.
         self.vercel = VercelDev(
@@ -240,6 +274,8 @@ class Stack:
         ).start()
 
     def stop(self) -> None:
+        self._voice.close()  # calls still open are saved while the database is up
+        self.voice = None
         for name in reversed(list(self.servers)):
             self.servers.pop(name).stop()
         self._contexts.close()
@@ -271,6 +307,9 @@ class Stack:
             "realtime_http": self.realtime.http_url if self.realtime else None,
             "pusher_app_id": self.config.pusher_app_id,
             "pusher_key": self.config.pusher_key,
+            "voice_bridge": self.voice.bridge_url if self.voice else None,
+            "openai_realtime": self.voice.openai_url if self.voice else None,
+            "openai_fake": self.voice.fake if self.voice else None,
             "anon_key": self.config.anon_key,
             "service_role_key": self.config.service_role_key,
             "logs": str(self.logs),
@@ -287,6 +326,11 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
         ("Postgres", f"{info['postgres']}  ({info['postgres_kind']})"),
         ("Pusher server", f"{info['realtime']}  (HTTP API {info['realtime_http']})"),
         ("  app id / key", f"{info['pusher_app_id']} / {info['pusher_key']}"),
+        ("voice bridge", f"{info['voice_bridge']}/media  (health: /health)"),
+        (
+            "OpenAI Realtime",
+            f"{info['openai_realtime']}{'  (fake)' if info['openai_fake'] else ''}",
+        ),
         ("anon key", info["anon_key"]),
         ("service_role key", info["service_role_key"]),
         ("logs", info["logs"]),
@@ -295,7 +339,8 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
     print(f"\nSockless local stack is up in {started_s:.1f}s\n")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
-    print("\n  user token: .venv/bin/python -m dev.token --sub alice")
+    print("\n  user token:     .venv/bin/python -m dev.token --sub alice")
+    print("  simulated call: .venv/bin/python -m dev.call")
     print("  Ctrl-C stops everything.\n", flush=True)
 
 
