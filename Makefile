@@ -51,6 +51,7 @@ dev: setup
 
 test: setup test-audio
 	$(PY) -m ruff check .
+	$(PY) -m mypy lib
 	$(PY) -m pytest
 
 # Best effort: espeak-ng + sox give the call tests real speech; without them they use
