@@ -18,23 +18,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import json
 import logging
 import mimetypes
 import os
-import re
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import httpx
-from croniter import croniter
 from starlette.responses import FileResponse, JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dev.vercel_config import CronJob, Function, VercelConfig, discover_functions
 
 log = logging.getLogger("sockless.vercel")
 RELOAD_CHECK_S = 0.5
@@ -43,134 +41,6 @@ NOT_SOURCE = {".venv", "node_modules", ".data", ".git", "dev", "tests", "bench",
 
 class FunctionError(RuntimeError):
     """A function module could not be loaded (import error, no `app`)."""
-
-
-@dataclass(frozen=True)
-class Function:
-    route: re.Pattern[str]
-    path: Path
-
-    def matches(self, url_path: str) -> bool:
-        return bool(self.route.fullmatch(url_path.rstrip("/") or "/"))
-
-
-@dataclass(frozen=True)
-class Rewrite:
-    source: re.Pattern[str]
-    destination: str
-
-    def apply(self, url_path: str) -> str | None:
-        match = self.source.fullmatch(url_path)
-        if not match:
-            return None
-        result = self.destination
-        for index, value in enumerate(match.groups(), start=1):
-            result = result.replace(f"${index}", value or "")
-        for name, value in match.groupdict().items():
-            result = re.sub(rf":{name}\b[*+?]?", value or "", result)
-        return result
-
-
-@dataclass(frozen=True)
-class HeaderRule:
-    source: re.Pattern[str]
-    headers: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class CronJob:
-    path: str
-    schedule: str
-
-    def due(self, at: datetime) -> bool:
-        return bool(croniter.match(self.schedule, at.replace(second=0, microsecond=0)))
-
-
-def source_pattern(source: str) -> re.Pattern[str]:
-    """Vercel's path-to-regexp subset: `:name`, `:name*`, `:name+`, `:name?`, `(regex)`."""
-    out, i = "", 0
-    while i < len(source):
-        char = source[i]
-        if char == ":":
-            match = re.match(r":([A-Za-z_]\w*)(\([^)]*\))?([*+?]?)", source[i:])
-            if not match:
-                raise ValueError(f"bad source pattern {source!r}")
-            name, custom, modifier = match.groups()
-            body = custom[1:-1] if custom else "[^/]+"
-            if modifier in ("*", "+"):
-                body = ".*" if modifier == "*" else ".+"
-            group = f"(?P<{name}>{body})"
-            if modifier in ("?", "*") and out.endswith("/"):
-                out = out[:-1] + f"(?:/{group})?"
-            else:
-                out += group
-            i += match.end()
-        elif char == "(":
-            depth, j = 0, i
-            while j < len(source):
-                depth += {"(": 1, ")": -1}.get(source[j], 0)
-                if depth == 0:
-                    break
-                j += 1
-            out += source[i : j + 1]
-            i = j + 1
-        else:
-            out += re.escape(char)
-            i += 1
-    return re.compile(out)
-
-
-def function_route(relative: Path) -> re.Pattern[str]:
-    parts = list(relative.with_suffix("").parts)
-    if parts[-1] == "index":
-        parts = parts[:-1]
-    pattern = ""
-    for part in parts:
-        dynamic = re.fullmatch(r"\[(\.\.\.)?(\w+)\]", part)
-        if dynamic:
-            body = ".+" if dynamic[1] else "[^/]+"
-            pattern += f"/(?P<{dynamic[2]}>{body})"
-        else:
-            pattern += "/" + re.escape(part)
-    return re.compile(pattern or "/")
-
-
-def discover_functions(root: Path) -> list[Function]:
-    """The files Vercel makes functions of: api/**/*.py minus `/_` and `/.` paths."""
-    found = []
-    for path in sorted((root / "api").rglob("*.py")):
-        relative = path.relative_to(root)
-        if any(part.startswith(("_", ".")) for part in relative.parts):
-            continue
-        found.append(Function(route=function_route(relative), path=path))
-    # Static segments before dynamic ones, as Vercel's router prefers them.
-    return sorted(found, key=lambda f: ("(?P<" in f.route.pattern, f.route.pattern))
-
-
-@dataclass
-class VercelConfig:
-    rewrites: list[Rewrite]
-    headers: list[HeaderRule]
-    crons: list[CronJob]
-
-    @classmethod
-    def load(cls, root: Path) -> VercelConfig:
-        path = root / "vercel.json"
-        data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-        return cls(
-            rewrites=[
-                Rewrite(source_pattern(r["source"]), r["destination"])
-                for r in data.get("rewrites", [])
-            ],
-            headers=[
-                HeaderRule(
-                    source_pattern(h["source"]),
-                    tuple((x["key"], x["value"]) for x in h.get("headers", [])),
-                )
-                for h in data.get("headers", [])
-            ],
-            crons=[CronJob(c["path"], c["schedule"]) for c in data.get("crons", [])],
-        )
 
 
 class Lifespan:
