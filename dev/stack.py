@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lib.config
 from dev import migrate, postgres
 from dev.env import ROOT, load_into_environ, write_local_env
 from dev.gateway import Gateway, PusherForwarder
@@ -262,6 +263,8 @@ class Stack:
             raise
 
         os.environ.update(self.env())
+        # Functions in this process read settings once: forget any read before this environment.
+        lib.config.settings.cache_clear()
         # Tests share this process with the functions: a reload would swap lib/ under them.
         self.vercel = VercelDev(
             cfg.project_root,
