@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 Environment = Literal["development", "preview", "production"]
 RealtimeProvider = Literal["pusher", "supabase", "memory"]
@@ -104,6 +105,9 @@ class Settings:
     notify_delay_s: int = 120
     sendgrid_api_key: Secret = field(default_factory=lambda: Secret(""))
     sendgrid_api_url: str = "https://api.sendgrid.com"
+    # CORS (lib.cors): exact browser origins allowed to call the functions, or ("*",); () = none
+    cors_allowed_origins: tuple[str, ...] = ()
+    cors_max_age_s: int = 600
 
     @property
     def debug(self) -> bool:
@@ -123,6 +127,25 @@ def _choice[T: str](value: str, allowed: tuple[T, ...], name: str) -> T:
         if value == option:
             return option
     raise ValueError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """CORS_ALLOWED_ORIGINS: comma-separated `scheme://host[:port]`, or `*` alone."""
+    origins = tuple(
+        dict.fromkeys(o.strip().rstrip("/").lower() for o in value.split(",") if o.strip())
+    )
+    if "*" in origins:
+        if len(origins) > 1:
+            raise ValueError("CORS_ALLOWED_ORIGINS: '*' cannot be combined with listed origins")
+        return origins
+    for origin in origins:
+        parts = urlsplit(origin)
+        extra = parts.path or parts.query or parts.fragment
+        if parts.scheme not in ("http", "https") or not parts.netloc or extra:
+            raise ValueError(
+                f"CORS_ALLOWED_ORIGINS: {origin!r} is not an origin (scheme://host[:port])"
+            )
+    return origins
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -201,6 +224,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         notify_delay_s=int(get("NOTIFY_DELAY_S") or 120),
         sendgrid_api_key=secret("SENDGRID_API_KEY"),
         sendgrid_api_url=get("SENDGRID_API_URL", "https://api.sendgrid.com").rstrip("/"),
+        cors_allowed_origins=_origins(get("CORS_ALLOWED_ORIGINS")),
+        cors_max_age_s=int(get("CORS_MAX_AGE_S") or 600),
     )
 
 

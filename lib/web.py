@@ -6,7 +6,9 @@
 - answers every error as JSON `{"error": {"code", "message", "requestId", ...}}`, mapping
   `SocklessError` by its status and anything unexpected to a 500 that leaks no stack trace
   outside development;
-- writes one JSON log line per request to stdout (what Vercel collects).
+- writes one JSON log line per request to stdout (what Vercel collects);
+- applies the CORS policy of `CORS_ALLOWED_ORIGINS` (lib.cors): answers preflights and adds
+  the CORS headers to every response, errors included. Blank: nothing changes.
 
 A function app ignores its path (Vercel rewrites keep the original path in the scope), so a
 handler that serves several URLs reads `request.url.path` itself. Apps hold no module-level
@@ -21,9 +23,10 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import lib.db
 import lib.realtime
 from lib.config import Settings, settings
+from lib.cors import Cors, RawHeaders, add_headers, is_preflight
 from lib.errors import MethodNotAllowed, SocklessError
 
 Handler = Callable[[Request], Awaitable[Response | Mapping[str, Any] | list[Any]]]
@@ -94,12 +98,30 @@ def request_id(request: Request) -> str:
 
 
 class RequestContext:
-    """ASGI middleware: request id, one log line, and the last word on errors."""
+    """ASGI middleware: request id, CORS, one log line, and the last word on errors.
 
-    def __init__(self, app: ASGIApp, *, config: Callable[[], Settings] = settings) -> None:
+    `methods` are what a CORS preflight is told the app accepts.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        config: Callable[[], Settings] = settings,
+        methods: Collection[str] = (),
+    ) -> None:
         self.app = app
         self.config = config
+        self.methods = tuple(methods)
         _configure_logging()
+
+    def _cors(self) -> Cors | None:
+        try:
+            return Cors.of(self.config(), self.methods)
+        except ValueError:
+            # A bad environment: the app reports it in its own error shape when it reads the
+            # settings; this request simply gets no CORS headers.
+            return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,18 +132,27 @@ class RequestContext:
         started = time.perf_counter()
         status = 500
         response_started = False
+        cors_headers: RawHeaders = []
 
         async def send_with_id(message: Any) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                headers = add_headers(message.get("headers", []), cors_headers)
                 headers.append((b"x-request-id", rid.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
+            cors = self._cors()
+            if cors is not None:
+                headers = Headers(scope=scope)
+                if is_preflight(scope["method"], headers):
+                    answer = Response(status_code=204, headers=cors.preflight_headers(headers))
+                    await answer(scope, receive, send_with_id)
+                    return
+                cors_headers = cors.response_headers(headers.get("origin"))
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
             if response_started:
@@ -151,8 +182,17 @@ class RequestContext:
             )
 
 
-def function(**handlers: Handler) -> ASGIApp:
-    """An api/ function app dispatching on HTTP method: `function(GET=health)`."""
+def function(
+    *,
+    config: Callable[[], Settings] = settings,
+    cors_methods: Collection[str] | None = None,
+    **handlers: Handler,
+) -> ASGIApp:
+    """An api/ function app dispatching on HTTP method: `function(GET=health)`.
+
+    `config` supplies the settings RequestContext reads (CORS, debug); `cors_methods` are the
+    methods a CORS preflight is told about when they differ from the handlers' (tRPC).
+    """
     allowed = {method.upper(): handler for method, handler in handlers.items()}
     if "GET" in allowed and "HEAD" not in allowed:
         allowed["HEAD"] = allowed["GET"]
@@ -170,7 +210,8 @@ def function(**handlers: Handler) -> ASGIApp:
         response = result if isinstance(result, Response) else json_response(result)
         await response(scope, receive, send)
 
-    return RequestContext(app)
+    methods = allowed if cors_methods is None else cors_methods
+    return RequestContext(app, config=config, methods=methods)
 
 
 async def close_clients() -> None:

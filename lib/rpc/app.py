@@ -350,4 +350,10 @@ def trpc_app(
         authenticate=authenticate,
         limits=limits,
     )
-    return function(**dict.fromkeys((*ALL_METHODS, "HEAD"), endpoint))
+    # Every method reaches the endpoint (a wrong one is a tRPC error per call); CORS
+    # advertises only what the client uses.
+    return function(
+        config=config,
+        cors_methods=("GET", "HEAD", "POST"),
+        **dict.fromkeys((*ALL_METHODS, "HEAD"), endpoint),
+    )
