@@ -124,6 +124,8 @@ def media(stream_sid: str, payload: str) -> str:
 
 
 def mark(stream_sid: str, name: str) -> str:
+    if plain(name) and plain(stream_sid):
+        return f'{{"event":"mark","streamSid":"{stream_sid}","mark":{{"name":"{name}"}}}}'
     return json.dumps({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
 
 
