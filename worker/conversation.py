@@ -29,7 +29,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from worker import prompt, realtime_events, telephony
+from worker import prompt, realtime_events, telephony, wire
 from worker import realtime_events as rt
 from worker.config import BridgeConfig
 from worker.playback import Playback
@@ -127,15 +127,15 @@ class Conversation:
 
     # -- sending -------------------------------------------------------------------------
 
-    async def _to_caller(self, text: str) -> None:
+    async def _to_caller(self, *texts: str) -> None:
         try:
-            await self._caller.send(text)
+            await wire.send_texts(self._caller, texts)
         except ConnectionClosed as exc:
             raise Hangup("telephony_closed") from exc
 
     async def _to_openai(self, text: str) -> None:
         try:
-            await self._openai.send(text)
+            await wire.send_texts(self._openai, (text,))
         except ConnectionClosed as exc:
             raise Hangup("openai_disconnected") from exc
 
@@ -237,10 +237,12 @@ class Conversation:
         self.transcript.began(delta.item_id)
         mark = self.playback.sent(delta.item_id, self._audio.duration_ms(delta.delta))
         self._idle.clear()
-        await self._to_caller(telephony.media(self._sid, delta.delta))
+        media = telephony.media(self._sid, delta.delta)
+        if mark is None:
+            await self._to_caller(media)
+        else:  # one socket write for both (worker/wire.py)
+            await self._to_caller(media, telephony.mark(self._sid, mark))
         self.stats.media_out += 1
-        if mark is not None:
-            await self._to_caller(telephony.mark(self._sid, mark))
 
     async def _barge_in(self) -> None:
         if not self.playback.playing:

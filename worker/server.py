@@ -35,6 +35,7 @@ from worker.call import CallSession, Services
 from worker.config import BridgeConfig
 from worker.publish import PusherHttp
 from worker.store import CallStore
+from worker.wire import CoalescingConnection
 
 log = logging.getLogger("worker")
 
@@ -83,6 +84,7 @@ class Bridge:
             process_request=self._process_request,
             max_size=config.max_frame_bytes * HARD_FRAME_FACTOR,
             compression=None,
+            create_connection=CoalescingConnection,
             close_timeout=2,
             ping_interval=20,
             ping_timeout=20,
