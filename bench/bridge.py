@@ -1,6 +1,6 @@
-"""Voice bridge overhead at 1, 50 and 200 concurrent calls on loopback.
+"""Voice bridge overhead at 1, 50, 100 and 200 concurrent calls on loopback.
 
-    python -m bench.bridge [--levels 1,50,200] [--coalesced 50,200] [--seconds 6] [--repeat 3]
+    python -m bench.bridge [--levels 1,50,100,200] [--coalesced 50,200] [--seconds 6] [--repeat 3]
                            [--no-write]
 
 The bridge runs as `python -m worker` in its own process (a fresh one per level), so its CPU
@@ -24,6 +24,9 @@ default: a mark after every chunk); the "marks per 100 ms" rows run with
 BRIDGE_MARK_EVERY_MS=100. "frames back / sent" below "sent" means the bridge fell behind.
 "phones / echo CPU" is the load generator's processes (the phones; the echo and stub), for
 judging whether they kept up; CPU is % of one core, the machine has two.
+
+When "frames back" falls short of "sent", the bridge process (one core) is saturated and the
+latencies are queueing, not the cost of a frame.
 Every run is bounded.
 """
 
@@ -238,7 +241,7 @@ def table(results: list[dict[str, float]], seconds: float, repeat: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--levels", default="1,50,200")
+    parser.add_argument("--levels", default="1,50,100,200")
     parser.add_argument(
         "--coalesced", default="50,200", help="levels run again with BRIDGE_MARK_EVERY_MS=100"
     )
