@@ -17,6 +17,7 @@ of the provider's generic error.
 from __future__ import annotations
 
 import logging
+from typing import get_args
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -32,24 +33,15 @@ from lib.errors import (
     UnsupportedMediaType,
 )
 from lib.features.calls import signature, token, twiml
-from lib.features.calls.models import CallId
+from lib.features.calls.models import CallId, CallStatus
 from lib.features.calls.signature import signature_of
 
 log = logging.getLogger("sockless.calls")
 
 MAX_BODY_BYTES = 16_384
 FORM = "application/x-www-form-urlencoded"
-STATUSES = {
-    "queued",
-    "initiated",
-    "ringing",
-    "in-progress",
-    "completed",
-    "busy",
-    "no-answer",
-    "failed",
-    "canceled",
-}
+STATUSES = frozenset(get_args(CallStatus))
+"""Provider call statuses we record (the same list as models.CallStatus)."""
 
 
 def xml(document: str) -> Response:
