@@ -1,7 +1,8 @@
 """GET /api/cron/<job> (vercel.json rewrites /api/cron/:job here; the job comes from the
-original path). Bearer $CRON_SECRET required; jobs are listed in lib.cron.JOBS."""
+original path). Bearer $CRON_SECRET required; the jobs are the enabled features' (lib.features)."""
 
-from lib.cron import run
+from lib import cron
+from lib.features import BUNDLE, services
 from lib.web import function
 
-app = function(GET=run)
+app = function(GET=cron.handler(BUNDLE.jobs), services=services)

@@ -17,18 +17,23 @@ audience, azp not authorized, ...), which lib.web answers as 401 JSON.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 import jwt
 from jwt.types import Options
 from starlette.requests import Request
 
-from lib.config import Settings, settings
+from lib.config import Settings
 from lib.errors import SocklessError, Unauthorized
 from lib.jwks import Jwks
+
+if TYPE_CHECKING:
+    from lib.services import Services
 
 Provider = Literal["supabase", "clerk"]
 
@@ -184,17 +189,27 @@ def _principal(claims: dict[str, Any], provider: Provider) -> Principal:
     )
 
 
-_authenticators: dict[Settings, Authenticator] = {}
+_authenticators: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[Settings, Authenticator]
+] = weakref.WeakKeyDictionary()
 
 
-def authenticator(config: Settings | None = None) -> Authenticator:
-    """The process-wide Authenticator for these settings (created on first use)."""
-    config = config or settings()
-    if config not in _authenticators:
-        _authenticators[config] = Authenticator(config)
-    return _authenticators[config]
+def authenticator(services: Services) -> Authenticator:
+    """The Authenticator for these settings on the running loop (its JWKS caches fetch over
+    the loop's shared client, so they close with it)."""
+    per_loop = _authenticators.setdefault(asyncio.get_running_loop(), {})
+    found = per_loop.get(services.settings)
+    if found is None:
+        found = per_loop[services.settings] = Authenticator(services.settings, http=services.http)
+    return found
 
 
-async def authenticate(request: Request, *, config: Settings | None = None) -> Principal:
+async def authenticate(request: Request, services: Services) -> Principal:
     """The Principal behind a request, or Unauthorized (401)."""
-    return await authenticator(config).authenticate(request)
+    return await authenticator(services).authenticate(request)
+
+
+async def close_all() -> None:
+    """Forget this loop's authenticators (lifespan shutdown; their client closes with the
+    loop's shared one)."""
+    _authenticators.pop(asyncio.get_running_loop(), None)

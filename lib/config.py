@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 Environment = Literal["development", "preview", "production"]
 RealtimeProvider = Literal["pusher", "supabase", "memory"]
 VoiceProvider = Literal["signalwire", "twilio"]
-VoiceCodec = Literal["pcmu", "l16"]
 SmsProvider = Literal["log", "twilio"]
 EmailProvider = Literal["log", "sendgrid"]
 
@@ -77,14 +76,9 @@ class Settings:
     realtime_auth_rate_window_s: int = 60
     # the `cleanup` cron deletes cron_runs older than this
     cron_runs_retention_days: int = 30
-    # voice (lib.features.calls): webhooks are verified against public_base_url + path
+    # telephony (calls, SMS notifications); webhooks are verified against public_base_url + path
     public_base_url: str = ""
     voice_provider: VoiceProvider = "signalwire"
-    voice_from_number: str = ""
-    voice_stream_codec: VoiceCodec = "pcmu"
-    bridge_url: str = "ws://127.0.0.1:8080"
-    bridge_token_secret: Secret = field(default_factory=lambda: Secret(""))
-    bridge_token_ttl_s: int = 120
     signalwire_project_id: str = ""
     signalwire_api_token: Secret = field(default_factory=lambda: Secret(""))
     signalwire_signing_key: Secret = field(default_factory=lambda: Secret(""))
@@ -92,22 +86,24 @@ class Settings:
     twilio_account_sid: str = ""
     twilio_auth_token: Secret = field(default_factory=lambda: Secret(""))
     twilio_api_url: str = "https://api.twilio.com"
-    # messaging (lib.features.messaging): messaging.send calls per user per window
-    messaging_send_rate_limit: int = 60
-    messaging_send_rate_window_s: int = 60
     # offline notifications (lib.notify, the notify-offline cron); Twilio SMS reuses TWILIO_*
     notify_sms_provider: SmsProvider = "log"
     notify_email_provider: EmailProvider = "log"
     notify_from_number: str = ""
     notify_from_email: str = ""
     notify_from_name: str = "Sockless"
-    notify_app_url: str = ""
-    notify_delay_s: int = 120
     sendgrid_api_key: Secret = field(default_factory=lambda: Secret(""))
     sendgrid_api_url: str = "https://api.sendgrid.com"
     # CORS (lib.cors): exact browser origins allowed to call the functions, or ("*",); () = none
     cors_allowed_origins: tuple[str, ...] = ()
     cors_max_age_s: int = 600
+    # webhook signing keys (lib.webhooks.providers); GHL keys are PEM, blank = HighLevel's own
+    stripe_webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    clerk_webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    ghl_webhook_ed25519_public_key: str = ""
+    ghl_webhook_rsa_public_key: str = ""
+    # operators: user ids (token `sub`) allowed the webhooks.* procedures
+    admin_user_ids: frozenset[str] = frozenset()
 
     @property
     def debug(self) -> bool:
@@ -122,7 +118,7 @@ class Settings:
         return self.twilio_auth_token
 
 
-def _choice[T: str](value: str, allowed: tuple[T, ...], name: str) -> T:
+def choice[T: str](value: str, allowed: tuple[T, ...], name: str) -> T:
     for option in allowed:
         if value == option:
             return option
@@ -160,13 +156,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     port = get("PUSHER_PORT")
     environment = get("SOCKLESS_ENV") or get("VERCEL_ENV") or "development"
     return Settings(
-        environment=_choice(environment, ("development", "preview", "production"), "SOCKLESS_ENV"),
+        environment=choice(environment, ("development", "preview", "production"), "SOCKLESS_ENV"),
         version=get("VERCEL_GIT_COMMIT_SHA")[:12] or get("SOCKLESS_VERSION") or "dev",
         supabase_url=get("SUPABASE_URL", "http://127.0.0.1:54321").rstrip("/"),
         supabase_anon_key=secret("SUPABASE_ANON_KEY"),
         supabase_service_role_key=secret("SUPABASE_SERVICE_ROLE_KEY"),
         supabase_jwt_secret=secret("SUPABASE_JWT_SECRET"),
-        realtime_provider=_choice(
+        realtime_provider=choice(
             get("REALTIME_PROVIDER", "pusher"),
             ("pusher", "supabase", "memory"),
             "REALTIME_PROVIDER",
@@ -192,16 +188,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         realtime_auth_rate_window_s=int(get("REALTIME_AUTH_RATE_WINDOW_S") or 60),
         cron_runs_retention_days=int(get("CRON_RUNS_RETENTION_DAYS") or 30),
         public_base_url=get("PUBLIC_BASE_URL").rstrip("/"),
-        voice_provider=_choice(
+        voice_provider=choice(
             get("VOICE_PROVIDER", "signalwire"), ("signalwire", "twilio"), "VOICE_PROVIDER"
         ),
-        voice_from_number=get("VOICE_FROM_NUMBER"),
-        voice_stream_codec=_choice(
-            get("VOICE_STREAM_CODEC", "pcmu"), ("pcmu", "l16"), "VOICE_STREAM_CODEC"
-        ),
-        bridge_url=get("BRIDGE_URL", "ws://127.0.0.1:8080").rstrip("/"),
-        bridge_token_secret=secret("BRIDGE_TOKEN_SECRET"),
-        bridge_token_ttl_s=int(get("BRIDGE_TOKEN_TTL_S") or 120),
         signalwire_project_id=get("SIGNALWIRE_PROJECT_ID"),
         signalwire_api_token=secret("SIGNALWIRE_API_TOKEN"),
         signalwire_signing_key=secret("SIGNALWIRE_SIGNING_KEY"),
@@ -209,23 +198,26 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
         twilio_auth_token=secret("TWILIO_AUTH_TOKEN"),
         twilio_api_url=get("TWILIO_API_URL", "https://api.twilio.com").rstrip("/"),
-        messaging_send_rate_limit=int(get("MESSAGING_SEND_RATE_LIMIT") or 60),
-        messaging_send_rate_window_s=int(get("MESSAGING_SEND_RATE_WINDOW_S") or 60),
-        notify_sms_provider=_choice(
+        notify_sms_provider=choice(
             get("NOTIFY_SMS_PROVIDER", "log"), ("log", "twilio"), "NOTIFY_SMS_PROVIDER"
         ),
-        notify_email_provider=_choice(
+        notify_email_provider=choice(
             get("NOTIFY_EMAIL_PROVIDER", "log"), ("log", "sendgrid"), "NOTIFY_EMAIL_PROVIDER"
         ),
         notify_from_number=get("NOTIFY_FROM_NUMBER"),
         notify_from_email=get("NOTIFY_FROM_EMAIL"),
         notify_from_name=get("NOTIFY_FROM_NAME", "Sockless") or "Sockless",
-        notify_app_url=get("NOTIFY_APP_URL").rstrip("/"),
-        notify_delay_s=int(get("NOTIFY_DELAY_S") or 120),
         sendgrid_api_key=secret("SENDGRID_API_KEY"),
         sendgrid_api_url=get("SENDGRID_API_URL", "https://api.sendgrid.com").rstrip("/"),
         cors_allowed_origins=_origins(get("CORS_ALLOWED_ORIGINS")),
         cors_max_age_s=int(get("CORS_MAX_AGE_S") or 600),
+        stripe_webhook_secret=secret("STRIPE_WEBHOOK_SECRET"),
+        clerk_webhook_secret=secret("CLERK_WEBHOOK_SECRET"),
+        ghl_webhook_ed25519_public_key=get("GHL_WEBHOOK_ED25519_PUBLIC_KEY").replace("\\n", "\n"),
+        ghl_webhook_rsa_public_key=get("GHL_WEBHOOK_RSA_PUBLIC_KEY").replace("\\n", "\n"),
+        admin_user_ids=frozenset(
+            user.strip() for user in get("ADMIN_USER_IDS").split(",") if user.strip()
+        ),
     )
 
 

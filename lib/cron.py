@@ -1,4 +1,4 @@
-"""Cron jobs: `GET /api/cron/<job>` runs `JOBS[job]` (vercel.json lists each under "crons").
+"""Cron jobs: `GET /api/cron/<job>` runs the declared job of that name (vercel.json schedules it).
 
 Vercel calls the path with `Authorization: Bearer $CRON_SECRET`; anything else is 401 (a
 blank CRON_SECRET refuses every call). An unknown job is 404. A run takes the job's lease
@@ -9,8 +9,11 @@ Otherwise the job runs and public.cron_finish records it in `cron_runs` (job, st
 duration_ms, result, error) and drops the lease, in one transaction. A run that dies without
 finishing leaves a lease that expires after LEASE_S, longer than any function may run.
 
-Jobs are plain async functions of a `JobContext` returning a JSON-able dict, registered in
-JOBS below — nothing registers itself.
+A job is declared as data, `CronJob(name, run, schedule)`, by core (lib.core) or by a
+feature (`Feature(jobs=...)`); `schedule` is what vercel.json must say for it (None: run by
+hand only, e.g. `curl -H "Authorization: Bearer $CRON_SECRET" .../api/cron/<job>`). The
+`cleanup` job is composed from every declared `Cleanup` (name -> rows deleted). A job gets the
+app's `Services` and returns a JSON-able dict.
 """
 
 from __future__ import annotations
@@ -18,102 +21,59 @@ from __future__ import annotations
 import hmac
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from lib import cache
-from lib.config import Settings, settings
-from lib.db import Database, database
+from lib.config import Settings
 from lib.errors import NotFound, SocklessError, Unauthorized
+
+if TYPE_CHECKING:
+    from lib.services import Services
 
 LEASE_S = 330
 """Longer than Vercel's default maxDuration (300 s): a lease outlives any run holding it."""
 PATH_PREFIX = "/api/cron/"
 
 
-@dataclass(frozen=True)
-class JobContext:
-    db: Database
-    settings: Settings
+Job = Callable[["Services"], Awaitable[dict[str, Any]]]
+CleanupStep = Callable[["Services"], Awaitable[int]]
 
 
-Job = Callable[[JobContext], Awaitable[dict[str, Any]]]
-Cleanup = Callable[[JobContext], Awaitable[int]]
+@dataclass(frozen=True, kw_only=True)
+class CronJob:
+    name: str
+    run: Job
+    schedule: str | None
+    """The vercel.json schedule (UTC cron expression), or None for a job run by hand."""
+    description: str = ""
 
 
-async def _old_cron_runs(ctx: JobContext) -> int:
-    return int(
-        await ctx.db.rpc(
-            "cron_runs_cleanup", p_retention_days=ctx.settings.cron_runs_retention_days
-        )
+@dataclass(frozen=True, kw_only=True)
+class Cleanup:
+    name: str
+    run: CleanupStep
+    """Deletes what has outlived its use; returns the rows deleted."""
+
+
+CLEANUP_SCHEDULE = "17 3 * * *"
+
+
+def cleanup_job(cleanups: Sequence[Cleanup]) -> CronJob:
+    """The `cleanup` job: every declared cleanup in turn -> {"deleted": {name: rows}}."""
+
+    async def run_cleanups(services: Services) -> dict[str, Any]:
+        return {"deleted": {step.name: await step.run(services) for step in cleanups}}
+
+    return CronJob(
+        name="cleanup",
+        run=run_cleanups,
+        schedule=CLEANUP_SCHEDULE,
+        description="Delete rows past retention: " + ", ".join(c.name for c in cleanups),
     )
-
-
-async def _rate_limit_windows(ctx: JobContext) -> int:
-    return int(await ctx.db.rpc("rate_limit_cleanup"))
-
-
-async def _cache_entries(ctx: JobContext) -> int:
-    return await cache.expire(ctx.db)
-
-
-async def _outbox_rows(ctx: JobContext) -> int:
-    """Published (and parked) outbox events past retention (lib.realtime.outbox.RelayPolicy)."""
-    from lib.realtime.outbox import cleanup as outbox_cleanup
-
-    return await outbox_cleanup(ctx.db)
-
-
-async def _presence_rows(ctx: JobContext) -> int:
-    """Old webhook digests and absent presence rows (lib.features.messaging.presence)."""
-    return int(await ctx.db.rpc("realtime_presence_cleanup", p_retention_seconds=86_400))
-
-
-async def _message_notifications(ctx: JobContext) -> int:
-    """Finished offline-notification items and batches older than 30 days."""
-    return int(await ctx.db.rpc("messaging_notify_cleanup", p_retention_days=30))
-
-
-CLEANUPS: dict[str, Cleanup] = {
-    "cron_runs": _old_cron_runs,
-    "rate_limits": _rate_limit_windows,
-    "cache_entries": _cache_entries,
-    "outbox": _outbox_rows,
-    "realtime_presence": _presence_rows,
-    "message_notifications": _message_notifications,
-}
-"""What `cleanup` deletes, by name -> rows deleted. Features add their own entry here."""
-
-
-async def cleanup(ctx: JobContext) -> dict[str, Any]:
-    """Delete what has outlived its use; returns rows deleted per kind."""
-    return {"deleted": {name: await step(ctx) for name, step in CLEANUPS.items()}}
-
-
-async def outbox_relay(ctx: JobContext) -> dict[str, Any]:
-    """Publish the outbox rows earlier invocations left behind (lib.realtime.outbox)."""
-    from lib.realtime import publisher
-    from lib.realtime.outbox import relay_all
-
-    return await relay_all(ctx.db, publisher(ctx.settings))
-
-
-async def notify_offline(ctx: JobContext) -> dict[str, Any]:
-    """One SMS/email per recipient about messages they missed (lib.features.messaging.offline)."""
-    from lib.features.messaging.offline import notify_offline as run_notify_offline
-
-    return await run_notify_offline(ctx)
-
-
-JOBS: dict[str, Job] = {
-    "cleanup": cleanup,
-    "outbox-relay": outbox_relay,
-    "notify-offline": notify_offline,
-}
 
 
 def check_secret(request: Request, config: Settings) -> None:
@@ -135,21 +95,23 @@ def job_name(request: Request) -> str:
     return name
 
 
-async def run(
-    request: Request,
-    *,
-    config: Settings | None = None,
-    db: Database | None = None,
-    jobs: Mapping[str, Job] = JOBS,
-) -> dict[str, Any]:
+def handler(jobs: Mapping[str, CronJob]) -> Callable[[Request, Services], Awaitable[Any]]:
+    """The GET handler behind api/cron.py for these jobs."""
+
+    async def cron(request: Request, services: Services) -> dict[str, Any]:
+        return await run(request, services, jobs)
+
+    return cron
+
+
+async def run(request: Request, services: Services, jobs: Mapping[str, CronJob]) -> dict[str, Any]:
     """GET /api/cron/<job>: check the secret, take the lease, run, record."""
-    config = config or settings()
-    check_secret(request, config)
+    check_secret(request, services.settings)
     name = job_name(request)
     job = jobs.get(name)
     if job is None:
         raise NotFound(f"no cron job {name!r}; jobs: {', '.join(sorted(jobs))}")
-    db = db or database(config)
+    db = services.db
     holder = str(uuid.uuid4())
     if not await db.rpc("cron_lease_acquire", p_job=name, p_holder=holder, p_ttl_s=LEASE_S):
         return {"job": name, "skipped": "already running"}
@@ -158,7 +120,7 @@ async def run(
     result: dict[str, Any] | None = None
     error: BaseException | None = None
     try:
-        result = await job(JobContext(db=db, settings=config))
+        result = await job.run(services)
     except Exception as exc:
         error = exc
     duration_ms = round((time.perf_counter() - started) * 1000)

@@ -11,8 +11,8 @@ PostgREST errors become our errors in one place (`map_error`):
                                              PaymentRequired, PT403 Forbidden, PT404 NotFound,
                                              PT409 Conflict, PT412 PreconditionFailed, with
                                              the function's message
-    unknown function/table (PGRST202/42883/42P01) -> ServiceUnavailable (schema not migrated)
-    unreachable / timeout                 -> ServiceUnavailable with Retry-After
+    unknown function/table (PGRST202/42883/42P01) -> DatabaseUnavailable (schema not migrated)
+    unreachable / timeout                 -> DatabaseUnavailable with Retry-After
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from lib.config import Settings, settings
 from lib.errors import (
     BadRequest,
     Conflict,
+    DatabaseUnavailable,
     Forbidden,
     NotFound,
     PaymentRequired,
     PreconditionFailed,
-    ServiceUnavailable,
     SocklessError,
 )
 
@@ -53,7 +53,7 @@ PT_CODES: dict[str, type[SocklessError]] = {
 def map_error(exc: Exception) -> SocklessError:
     """Translate a PostgREST or transport failure into a SocklessError (caller chains it)."""
     if isinstance(exc, httpx.TransportError):
-        return ServiceUnavailable("the database is unreachable", retry_after=RETRY_AFTER_S)
+        return DatabaseUnavailable("the database is unreachable", retry_after=RETRY_AFTER_S)
     code = str(getattr(exc, "code", "") or "")
     message = str(getattr(exc, "message", "") or exc)
     if code in PT_CODES:
@@ -67,9 +67,9 @@ def map_error(exc: Exception) -> SocklessError:
     if code == "P0002":
         return NotFound(message)
     if code in {"PGRST202", "42883", "42P01", "PGRST205"}:
-        return ServiceUnavailable("the database schema is not ready", retry_after=RETRY_AFTER_S)
+        return DatabaseUnavailable("the database schema is not ready", retry_after=RETRY_AFTER_S)
     if code.startswith("PGRST0") or code in {"57014", "53300", "57P01"}:
-        return ServiceUnavailable("the database is busy", retry_after=RETRY_AFTER_S)
+        return DatabaseUnavailable("the database is busy", retry_after=RETRY_AFTER_S)
     return SocklessError("database error")
 
 

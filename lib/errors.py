@@ -17,6 +17,7 @@
     ├── TooManyRequests           429 TOO_MANY_REQUESTS   (retry_after seconds)
     ├── Unimplemented             501 NOT_IMPLEMENTED
     └── ServiceUnavailable        503 SERVICE_UNAVAILABLE (retry_after seconds)
+        └── DatabaseUnavailable   the database is unreachable, busy or not migrated
 
 Each error carries a stable machine `code` (the tRPC code name), an HTTP status and a
 message that is safe to show a client. Foreign exceptions are wrapped with `raise ... from exc`.
@@ -132,3 +133,7 @@ class Unimplemented(SocklessError):
 class ServiceUnavailable(SocklessError):
     status = 503
     code = "SERVICE_UNAVAILABLE"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database (PostgREST) is unreachable, busy, or its schema is not migrated."""

@@ -7,27 +7,26 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lib.config import settings
-from lib.db import database
 from lib.errors import SocklessError
+from lib.services import Services
 from lib.web import json_response
 
-Check = Callable[[], Awaitable[None]]
+Check = Callable[[Services], Awaitable[None]]
 
 
-async def check_db() -> None:
+async def check_db(services: Services) -> None:
     """The database answers through PostgREST (and the schema is migrated)."""
-    await database().rpc("health_check")
+    await services.db.rpc("health_check")
 
 
 CHECKS: dict[str, Check] = {"db": check_db}
 
 
-async def health(request: Request) -> Response:
+async def health(request: Request, services: Services) -> Response:
     results: dict[str, str] = {}
     for name, check in CHECKS.items():
         try:
-            await check()
+            await check(services)
         except SocklessError as exc:
             results[name] = f"failing: {exc.message}"
         else:
@@ -36,6 +35,6 @@ async def health(request: Request) -> Response:
     body = {
         "status": "ok" if healthy else "degraded",
         "checks": results,
-        "version": settings().version,
+        "version": services.settings.version,
     }
     return json_response(body, 200 if healthy else 503, {"cache-control": "no-store"})

@@ -31,13 +31,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import lib.auth
 import lib.db
 import lib.realtime
-from lib.config import Settings, settings
+from lib.config import Settings
 from lib.cors import Cors, RawHeaders, add_headers, is_preflight
 from lib.errors import MethodNotAllowed, SocklessError
+from lib.services import Services, ServicesSource, once
 
-Handler = Callable[[Request], Awaitable[Response | Mapping[str, Any] | list[Any]]]
+Handler = Callable[[Request, Services], Awaitable[Response | Mapping[str, Any] | list[Any]]]
 
 log = logging.getLogger("sockless")
 
@@ -107,7 +109,7 @@ class RequestContext:
         self,
         app: ASGIApp,
         *,
-        config: Callable[[], Settings] = settings,
+        config: Callable[[], Settings],
         methods: Collection[str] = (),
     ) -> None:
         self.app = app
@@ -184,15 +186,18 @@ class RequestContext:
 
 def function(
     *,
-    config: Callable[[], Settings] = settings,
+    services: ServicesSource | Services | None = None,
     cors_methods: Collection[str] | None = None,
     **handlers: Handler,
 ) -> ASGIApp:
     """An api/ function app dispatching on HTTP method: `function(GET=health)`.
 
-    `config` supplies the settings RequestContext reads (CORS, debug); `cors_methods` are the
-    methods a CORS preflight is told about when they differ from the handlers' (tRPC).
+    Each handler is called as `handler(request, services)`. `services` is built once, at the
+    app's first request (default: `Services.from_env()`, this process's environment), and
+    supplies the settings RequestContext reads (CORS, debug); `cors_methods` are the methods a
+    CORS preflight is told about when they differ from the handlers' (tRPC).
     """
+    get_services = once(services if services is not None else Services.from_env)
     allowed = {method.upper(): handler for method, handler in handlers.items()}
     if "GET" in allowed and "HEAD" not in allowed:
         allowed["HEAD"] = allowed["GET"]
@@ -206,21 +211,22 @@ def function(
         if handler is None:
             methods = ", ".join(sorted(allowed))
             raise MethodNotAllowed(f"{request.method} is not allowed here; use {methods}")
-        result = await handler(request)
+        result = await handler(request, get_services())
         response = result if isinstance(result, Response) else json_response(result)
         await response(scope, receive, send)
 
     methods = allowed if cors_methods is None else cors_methods
-    return RequestContext(app, config=config, methods=methods)
+    return RequestContext(app, config=lambda: get_services().settings, methods=methods)
 
 
 async def close_clients() -> None:
-    """Close the warm instance's pooled clients (database, realtime publishers).
+    """Close the warm instance's pooled clients (database, realtime publishers, JWKS).
 
     Bound to the modules this one was imported with, so a dev reload that re-imports lib/
     still closes the clients the old code opened.
     """
     await lib.db.close_all()
+    await lib.auth.close_all()
     await lib.realtime.close_http()
 
 

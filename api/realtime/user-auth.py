@@ -4,7 +4,8 @@ The hyphenated file name is the URL: Vercel routes api/ by file path, and it loa
 by path too, so the name need not be a Python identifier.
 """
 
+from lib.features import services
 from lib.realtime.pusher_auth import user_auth
 from lib.web import function
 
-app = function(POST=user_auth)
+app = function(POST=user_auth, services=services)

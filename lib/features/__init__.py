@@ -1,2 +1,32 @@
-"""Feature modules (poker, messaging, calls, ...): each declares its procedures, webhooks and
-cron jobs as data for api/ to list; see docs/architecture.md."""
+"""The enabled features: the one list every api/ function is built from.
+
+    FEATURES   core first, then each feature's declaration (lib/features/<name>/__init__.py)
+    BUNDLE     their union, checked for clashes (lib.feature.Bundle)
+    services() the Services of this process's environment, for BUNDLE
+
+To add a feature: its folder with `FEATURE = Feature(...)`, one line below, its migrations,
+and its crons in vercel.json (README: "Add a feature").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from lib.core import CORE
+from lib.feature import Bundle
+from lib.features import calls, messaging, poker
+from lib.services import Services
+
+FEATURES = (
+    CORE,
+    poker.FEATURE,
+    messaging.FEATURE,
+    calls.FEATURE,
+)
+
+BUNDLE = Bundle(*FEATURES)
+
+
+def services(env: Mapping[str, str] | None = None) -> Services:
+    """Services for BUNDLE from `env` (default: the process environment)."""
+    return BUNDLE.services(env)

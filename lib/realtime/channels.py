@@ -1,30 +1,33 @@
-"""Who may subscribe to which channel: one rule per channel family, declared as data below.
+"""Who may subscribe to which channel: one rule per channel family, declared as data.
 
-    family (Pusher name)                 Supabase topic        who may subscribe
-    private-user-{id}                    user-{id}             that user
-    private-encrypted-user-{id}          -                     that user
-    #server-to-user-{id}                 -                     that user (read via history;
-                                                               Pusher itself gates it by sign-in)
-    private-location-{id}                location-{id}         members of the location
-    presence-location-{id}               location-{id}         members of the location
-    presence-poker-{uuid}                poker-{uuid}          members of the poker session
-    private-conversation-{uuid}          conversation-{uuid}   participants
+Core declares the families every app has (lib.core); each feature declares its own in its
+`Feature(channels=...)`, and the app's `ChannelRules` is the union (a prefix claimed twice is
+an error at build time). Families as shipped:
+
+    family (Pusher name)                 Supabase topic        who may subscribe    declared by
+    private-user-{id}                    user-{id}             that user            core
+    private-encrypted-user-{id}          -                     that user            core
+    #server-to-user-{id}                 -                     that user            core
+    private-location-{id}                location-{id}         location members     core
+    presence-location-{id}               location-{id}         location members     core
+    presence-poker-{uuid}                poker-{uuid}          session members      poker
+    private-conversation-{uuid}          conversation-{uuid}   participants         messaging
 
 Membership is not decided here but in SQL, by `public.can_subscribe(p_user_id, p_topic)`,
 which wraps `private.can_access_topic()` — the function the realtime.messages RLS policies
 call (migration 20261121020300_realtime_channel_access). Pusher authorization and Supabase
-Realtime authorization therefore share one definition of "member".
+Realtime authorization therefore share one definition of "member"; a feature whose family
+Supabase mode must carry adds a branch to can_access_topic in its own migration.
 
 Public channels (no `private-`/`presence-` prefix) need no authorization. A private or
 presence channel no rule covers is Forbidden; a name that is not a channel name, or an id of
-the wrong shape for its family, is BadRequest. A feature adds a family by adding a rule here
-(and, if Supabase mode must carry it, a branch in can_access_topic in a new migration).
+the wrong shape for its family, is BadRequest.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from lib.auth import Principal
@@ -72,15 +75,15 @@ class ChannelRule:
         return channel[len(self.prefix) :] if channel.startswith(self.prefix) else None
 
 
-RULES: list[ChannelRule] = [
+USER_RULES = (
     ChannelRule("private-user-", ANY_ID, same_user),
     ChannelRule("private-encrypted-user-", ANY_ID, same_user),
     ChannelRule("#server-to-user-", ANY_ID, same_user),
+)
+LOCATION_RULES = (
     ChannelRule("private-location-", ANY_ID, member_of("location")),
     ChannelRule("presence-location-", ANY_ID, member_of("location")),
-    ChannelRule("presence-poker-", UUID, member_of("poker")),
-    ChannelRule("private-conversation-", UUID, member_of("conversation")),
-]
+)
 
 
 def validate_channel_name(channel: object) -> str:
@@ -99,25 +102,34 @@ def is_restricted(channel: str) -> bool:
     return channel.startswith(RESTRICTED_PREFIXES)
 
 
-def rule_for(channel: str) -> tuple[ChannelRule, str]:
-    """The family `channel` belongs to and its id; BadRequest / Forbidden if none fits."""
-    for entry in sorted(RULES, key=lambda r: len(r.prefix), reverse=True):
-        id_ = entry.id_of(channel)
-        if id_ is None:
-            continue
-        if not re.fullmatch(entry.id_pattern, id_):
-            shape = "a uuid" if entry.id_pattern == UUID else "an id"
-            raise BadRequest(f"{entry.prefix}{{id}} channels take {shape}; got {id_!r}")
-        return entry, id_
-    raise Forbidden(f"no one may subscribe to {channel}: it belongs to no known channel family")
+class ChannelRules:
+    """The channel families one app serves; longest prefix wins."""
 
+    def __init__(self, rules: Iterable[ChannelRule]) -> None:
+        self.rules = tuple(sorted(rules, key=lambda r: len(r.prefix), reverse=True))
+        prefixes = [rule.prefix for rule in self.rules]
+        twice = sorted({p for p in prefixes if prefixes.count(p) > 1})
+        if twice:
+            raise ValueError(f"channel prefix claimed twice: {', '.join(twice)}")
 
-async def authorize_subscription(principal: Principal, channel: str, *, db: Database) -> None:
-    """Return if `principal` may subscribe to (and read the history of) `channel`; else raise
-    Forbidden (403) or BadRequest (400, malformed name)."""
-    validate_channel_name(channel)
-    if not is_restricted(channel):
-        return
-    entry, id_ = rule_for(channel)
-    if not await entry.rule(principal, id_, db):
-        raise Forbidden(f"{principal.user_id} may not subscribe to {channel}")
+    def rule_for(self, channel: str) -> tuple[ChannelRule, str]:
+        """The family `channel` belongs to and its id; BadRequest / Forbidden if none fits."""
+        for entry in self.rules:
+            id_ = entry.id_of(channel)
+            if id_ is None:
+                continue
+            if not re.fullmatch(entry.id_pattern, id_):
+                shape = "a uuid" if entry.id_pattern == UUID else "an id"
+                raise BadRequest(f"{entry.prefix}{{id}} channels take {shape}; got {id_!r}")
+            return entry, id_
+        raise Forbidden(f"no one may subscribe to {channel}: it belongs to no known channel family")
+
+    async def authorize(self, principal: Principal, channel: str, *, db: Database) -> None:
+        """Return if `principal` may subscribe to (and read the history of) `channel`; else
+        raise Forbidden (403) or BadRequest (400, malformed name)."""
+        validate_channel_name(channel)
+        if not is_restricted(channel):
+            return
+        entry, id_ = self.rule_for(channel)
+        if not await entry.rule(principal, id_, db):
+            raise Forbidden(f"{principal.user_id} may not subscribe to {channel}")

@@ -3,24 +3,24 @@
 Returns `{"channel", "events": [envelope, ...], "next": "<last id>", "more": bool}` with the
 full envelopes (also of events that were published as references because of their size),
 oldest first. Who may read a channel's history is who may subscribe to it
-(lib.realtime.channels.authorize_subscription), so the caller must be authenticated.
+(the app's ChannelRules, lib.realtime.channels), so the caller must be authenticated.
 A client that reconnects asks for `after=<last id it saw>` until `more` is false; a client
 that got a reference fetches its `ref.url` (after = id - 1, limit = 1).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
 from lib.auth import authenticate
-from lib.config import Settings, settings
-from lib.db import Database, database
 from lib.errors import BadRequest
 from lib.events import Channel
 from lib.realtime import outbox
-from lib.realtime.channels import authorize_subscription
+
+if TYPE_CHECKING:
+    from lib.services import Services
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -39,19 +39,16 @@ def _integer(request: Request, name: str, default: int, *, low: int, high: int) 
     return value
 
 
-async def history_endpoint(
-    request: Request, *, config: Settings | None = None, db: Database | None = None
-) -> dict[str, Any]:
-    config = config or settings()
-    db = db or database(config)
-    principal = await authenticate(request, config=config)
+async def history_endpoint(request: Request, services: Services) -> dict[str, Any]:
+    db = services.db
+    principal = await authenticate(request, services)
     name = request.query_params.get("channel")
     if not name:
         raise BadRequest("channel is required: ?channel=<name>&after=<id>")
     channel = Channel(name)
     after = _integer(request, "after", 0, low=0, high=2**63 - 1)
     limit = _integer(request, "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-    await authorize_subscription(principal, channel.name, db=db)
+    await services.channels.authorize(principal, channel.name, db=db)
     events = await outbox.history(db, channel, after=after, limit=limit)
     return {
         "channel": channel.name,

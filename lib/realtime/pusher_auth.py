@@ -25,13 +25,15 @@ from starlette.requests import Request
 
 from lib import ratelimit
 from lib.auth import Principal, authenticate
-from lib.config import Settings, settings
-from lib.db import Database, database
+from lib.config import Settings
+from lib.db import Database
 from lib.errors import BadRequest, Forbidden, ServiceUnavailable, SocklessError
-from lib.realtime.channels import authorize_subscription, is_restricted, validate_channel_name
+from lib.realtime.channels import is_restricted, validate_channel_name
 
 if TYPE_CHECKING:
     import pusher
+
+    from lib.services import Services
 
 SOCKET_ID = re.compile(r"\d+\.\d+")
 MAX_BODY_BYTES = 4096
@@ -97,13 +99,10 @@ async def _limit(db: Database, config: Settings, what: str, principal: Principal
     )
 
 
-async def channel_auth(
-    request: Request, *, config: Settings | None = None, db: Database | None = None
-) -> dict[str, Any]:
+async def channel_auth(request: Request, services: Services) -> dict[str, Any]:
     """POST /api/realtime/auth: sign one channel subscription for the caller."""
-    config = config or settings()
-    db = db or database(config)
-    principal = await authenticate(request, config=config)
+    config, db = services.settings, services.db
+    principal = await authenticate(request, services)
     await _limit(db, config, "realtime-auth", principal)
     form = await _form(request)
     socket_id = _socket_id(form)
@@ -112,7 +111,7 @@ async def channel_auth(
         raise BadRequest(f"{channel} needs no channel authorization (only private-/presence-)")
     if channel.startswith(ENCRYPTED_PREFIX) and not config.pusher_encryption_master_key:
         raise Forbidden("encrypted channels are not enabled (PUSHER_ENCRYPTION_MASTER_KEY_BASE64)")
-    await authorize_subscription(principal, channel, db=db)
+    await services.channels.authorize(principal, channel, db=db)
     custom = None
     if channel.startswith("presence-"):
         custom = {"user_id": principal.user_id, "user_info": await _user_info(db, principal)}
@@ -126,13 +125,10 @@ async def channel_auth(
     return answer
 
 
-async def user_auth(
-    request: Request, *, config: Settings | None = None, db: Database | None = None
-) -> dict[str, Any]:
+async def user_auth(request: Request, services: Services) -> dict[str, Any]:
     """POST /api/realtime/user-auth: sign the caller's `pusher:signin`."""
-    config = config or settings()
-    db = db or database(config)
-    principal = await authenticate(request, config=config)
+    config, db = services.settings, services.db
+    principal = await authenticate(request, services)
     await _limit(db, config, "realtime-user-auth", principal)
     socket_id = _socket_id(await _form(request))
     user_data = {"id": principal.user_id, "user_info": await _user_info(db, principal)}

@@ -33,8 +33,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
-from lib.config import Settings, settings
-from lib.db import Database, database
 from lib.errors import (
     BadRequest,
     MethodNotAllowed,
@@ -48,6 +46,7 @@ from lib.errors import (
 from lib.rpc import codes, wire
 from lib.rpc.procedure import Context, Procedure
 from lib.rpc.router import Router
+from lib.services import Services, ServicesSource, once
 from lib.web import function, request_id
 
 if TYPE_CHECKING:
@@ -60,7 +59,7 @@ METHODS = {"query": "GET", "mutation": "POST"}
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 INTERNAL_MESSAGE = "Internal server error"
 
-Authenticate = Callable[[Request, Settings], Awaitable["Principal"]]
+Authenticate = Callable[[Request, Services], Awaitable["Principal"]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,10 +70,10 @@ class Limits:
     """Below Vercel's function timeout, so a slow call is a TIMEOUT envelope, not a 504 page."""
 
 
-async def authenticate_request(request: Request, config: Settings) -> Principal:
+async def authenticate_request(request: Request, services: Services) -> Principal:
     from lib.auth import authenticate
 
-    return await authenticate(request, config=config)
+    return await authenticate(request, services)
 
 
 def internal(exc: BaseException) -> SocklessError:
@@ -95,8 +94,7 @@ class Caller:
 
     principal: Principal | None
     auth_error: SocklessError | None
-    db: Database
-    config: Settings
+    services: Services
     request_id: str
     client_ip: str | None
 
@@ -108,16 +106,14 @@ class Endpoint:
         self,
         router: Router,
         *,
+        services: ServicesSource,
         base: str = "/api/trpc",
-        config: Callable[[], Settings] = settings,
-        database: Callable[[Settings], Database] = database,
         authenticate: Authenticate = authenticate_request,
         limits: Limits | None = None,
     ) -> None:
         self.router = router
         self.base = base.rstrip("/")
-        self.config = config
-        self.database = database
+        self.services = services
         self.authenticate = authenticate
         self.limits = limits or Limits()
 
@@ -127,8 +123,8 @@ class Endpoint:
         debug = False  # until the settings are read (reading them could fail too)
         transform: bool | None = None
         try:
-            config = self.config()
-            debug = config.debug
+            services = self.services()
+            debug = services.settings.debug
             path = self._path(request)
             batch = request.query_params.get("batch") == "1"
             if not path and not batch and request.method == "GET":
@@ -146,7 +142,7 @@ class Endpoint:
             kinds = list(dict.fromkeys(p.kind for p in procedures if p is not None))
             if len(kinds) > 1:
                 raise BadRequest(f"Cannot mix procedure types in call: {', '.join(kinds)}")
-            caller = await self._caller(request, config, procedures)
+            caller = await self._caller(request, services, procedures)
             outcomes = await asyncio.gather(
                 *(
                     self._call(request.method, index, path, procedure, inputs, caller)
@@ -194,7 +190,7 @@ class Endpoint:
         return body.decode("utf-8", errors="replace")
 
     async def _caller(
-        self, request: Request, config: Settings, procedures: Sequence[Procedure | None]
+        self, request: Request, services: Services, procedures: Sequence[Procedure | None]
     ) -> Caller:
         """Authenticate once per request: when a procedure needs it, or a token was sent (a
         public procedure then sees the principal; a bad token just leaves it None)."""
@@ -204,7 +200,7 @@ class Endpoint:
         needed = any(p is not None and p.auth for p in procedures)
         if sent or needed:
             try:
-                principal = await self.authenticate(request, config)
+                principal = await self.authenticate(request, services)
             except SocklessError as exc:
                 auth_error = exc
             except Exception as exc:
@@ -213,8 +209,7 @@ class Endpoint:
         return Caller(
             principal=principal,
             auth_error=auth_error,
-            db=self.database(config),
-            config=config,
+            services=services,
             request_id=request_id(request),
             client_ip=client_ip(request),
         )
@@ -243,8 +238,7 @@ class Endpoint:
             ctx = Context(
                 path=path,
                 principal=caller.principal,
-                db=caller.db,
-                settings=caller.config,
+                services=caller.services,
                 request_id=caller.request_id,
                 client_ip=caller.client_ip,
             )
@@ -335,25 +329,29 @@ def client_ip(request: Request) -> str | None:
 def trpc_app(
     router: Router,
     *,
+    services: ServicesSource | Services | None = None,
     base: str = "/api/trpc",
-    config: Callable[[], Settings] = settings,
-    database: Callable[[Settings], Database] = database,
     authenticate: Authenticate = authenticate_request,
     limits: Limits | None = None,
 ) -> ASGIApp:
-    """The ASGI app serving `router` under `base` (request ids and logs from lib.web)."""
+    """The ASGI app serving `router` under `base` (request ids and logs from lib.web).
+    `services` as lib.web.function takes it (default: this process's environment)."""
+    get_services = once(services if services is not None else Services.from_env)
     endpoint = Endpoint(
         router,
+        services=get_services,
         base=base,
-        config=config,
-        database=database,
         authenticate=authenticate,
         limits=limits,
     )
     # Every method reaches the endpoint (a wrong one is a tRPC error per call); CORS
     # advertises only what the client uses.
+
+    async def handle(request: Request, _: Services) -> Response:
+        return await endpoint(request)
+
     return function(
-        config=config,
+        services=get_services,
         cors_methods=("GET", "HEAD", "POST"),
-        **dict.fromkeys((*ALL_METHODS, "HEAD"), endpoint),
+        **dict.fromkeys((*ALL_METHODS, "HEAD"), handle),
     )

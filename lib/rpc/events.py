@@ -6,7 +6,7 @@ disconnected; Pusher keeps none).
 
 Same contract as GET /api/realtime/history (lib.realtime.history): full envelopes (also of
 events published as references because of their size), oldest first; who may read a channel's
-history is who may subscribe to it (lib.realtime.channels.authorize_subscription: FORBIDDEN
+history is who may subscribe to it (the app's ChannelRules, lib.realtime.channels: FORBIDDEN
 otherwise, BAD_REQUEST for a malformed channel name). A client passes the last envelope id it
 saw as `after` (the string as received, or a number) and repeats with `next` while `more`.
 """
@@ -60,12 +60,11 @@ class Since(BaseModel):
 
 async def since(ctx: Context, input: SinceInput) -> Since:
     from lib.events import Channel
-    from lib.realtime.channels import authorize_subscription
     from lib.realtime.outbox import history
 
     channel = Channel(input.channel)
     after = int(input.after)
-    await authorize_subscription(ctx.user, channel.name, db=ctx.db)
+    await ctx.services.channels.authorize(ctx.user, channel.name, db=ctx.db)
     events = await history(ctx.db, channel, after=after, limit=input.limit)
     return Since(
         channel=channel.name,

@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from lib.config import Settings
-from lib.db import Database
 from lib.errors import InvalidInput, SocklessError, Unauthorized
 
 if TYPE_CHECKING:
     from lib.auth import Principal
+    from lib.config import Settings
+    from lib.db import Database
     from lib.realtime.port import Publisher
+    from lib.services import Services
 
 Kind = Literal["query", "mutation"]
 Schema = type[BaseModel] | TypeAdapter[Any]
@@ -48,10 +49,22 @@ class Context:
     path: str
     principal: Principal | None
     """The caller, or None (public procedure, no or invalid token)."""
-    db: Database
-    settings: Settings
+    services: Services
     request_id: str
     client_ip: str | None = None
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def publisher(self) -> Publisher:
+        """The realtime publisher REALTIME_PROVIDER names."""
+        return self.services.publisher
 
     @property
     def user(self) -> Principal:
@@ -59,13 +72,6 @@ class Context:
         if self.principal is None:
             raise Unauthorized("sign in to call this procedure")
         return self.principal
-
-    @cached_property
-    def publisher(self) -> Publisher:
-        """The realtime publisher REALTIME_PROVIDER names (created on first use)."""
-        from lib.realtime import publisher
-
-        return publisher(self.settings)
 
 
 def adapter(schema: Schema) -> TypeAdapter[Any]:

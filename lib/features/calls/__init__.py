@@ -4,7 +4,7 @@
                    /api/voice/status (status callbacks), signature-checked, idempotent
     procedures.py  calls.start / calls.get / calls.list (tRPC)
     provider.py    the provider's REST API (placing calls), on an injected httpx client
-    signature.py   the providers' form-post signature scheme (pure)
+    settings.py    CallsSettings (caller id, stream codec, bridge URL and token secret)
     token.py       short-lived stream tokens the bridge verifies (pure)
     twiml.py       TwiML/LaML documents (pure)
     models.py      inputs and views
@@ -14,3 +14,16 @@ streams audio to the bridge -> the bridge talks to OpenAI Realtime and, when the
 saves transcript/outcome/summary with calls_finish(), which queues `call-ended` on
 private-user-{owner} in the same transaction.
 """
+
+from lib.feature import Feature
+from lib.features.calls.procedures import PROCEDURES
+from lib.features.calls.settings import CallsSettings
+from lib.features.calls.webhooks import INCOMING, STATUS
+
+FEATURE = Feature(
+    name="calls",
+    procedures=PROCEDURES,
+    webhooks=(INCOMING, STATUS),
+    settings=CallsSettings,
+    description="AI phone calls through SignalWire/Twilio and the voice bridge.",
+)

@@ -9,18 +9,18 @@
 calls.start stores the call first (so the webhooks the provider sends while we wait for its
 answer find it: their URLs carry `?callId=`), then asks the provider to dial; a refusal marks
 the call failed and answers BAD_REQUEST (the provider's message) or SERVICE_UNAVAILABLE.
-The provider's HTTP client is injected: `procedures(http=client)` (tests pass an
-httpx.MockTransport speaking the provider's REST API); by default the shared client.
+The provider's REST API is called on `services.http` (tests hand the app a Services whose
+client has an httpx.MockTransport speaking the provider's API).
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import TypeAdapter
 
+from lib.commands import command
 from lib.db import map_error
 from lib.errors import BadRequest, NotFound, ServiceUnavailable, SocklessError
 from lib.features.calls import models
@@ -32,24 +32,21 @@ from lib.features.calls.models import (
     StartInput,
 )
 from lib.features.calls.provider import TelephonyApi
+from lib.features.calls.settings import CallsSettings
 from lib.rpc.procedure import Context, Procedure
 
 if TYPE_CHECKING:
     from postgrest import AsyncSelectRequestBuilder
 
 
-async def start(ctx: Context, input: StartInput, *, http: httpx.AsyncClient | None) -> Call:
+async def start(ctx: Context, input: StartInput) -> Call:
     config = ctx.settings
     if not config.public_base_url:
         raise ServiceUnavailable("PUBLIC_BASE_URL is not set: the provider could not reach us")
-    from_number = input.fromNumber or config.voice_from_number
+    from_number = input.fromNumber or ctx.services.feature(CallsSettings).voice_from_number
     if not from_number:
         raise BadRequest("fromNumber is required (no VOICE_FROM_NUMBER is configured)")
-    if http is None:
-        from lib.realtime import http_client
-
-        http = http_client()
-    api = TelephonyApi.from_settings(config, http=http)
+    api = TelephonyApi.from_settings(config, http=ctx.services.http)
     row: dict[str, Any] = await ctx.db.rpc(
         "calls_create_outbound",
         p_owner=ctx.user.user_id,
@@ -69,9 +66,10 @@ async def start(ctx: Context, input: StartInput, *, http: httpx.AsyncClient | No
             status_callback=f"{base}/api/voice/status?callId={call_id}",
         )
     except SocklessError as exc:
-        await ctx.db.rpc("calls_place_failed", p_call_id=call_id, p_reason=exc.message)
+        await command(ctx.services, "calls_place_failed", p_call_id=call_id, p_reason=exc.message)
         raise
-    updated = await ctx.db.rpc(
+    updated = await command(
+        ctx.services,
         "calls_status",
         p_provider=config.voice_provider,
         p_call_sid=placed.sid,
@@ -123,37 +121,32 @@ async def list_calls(ctx: Context, input: ListInput | None) -> CallList:
     return CallList(calls=page, next=page[-1].createdAt if more and page else None)
 
 
-def procedures(*, http: httpx.AsyncClient | None = None) -> list[Procedure]:
-    """The calls.* procedures; `http` is the client for the provider's REST API."""
-    return [
-        Procedure(
-            path="calls.start",
-            kind="mutation",
-            input=StartInput,
-            output=Call,
-            handler=partial(start, http=http),
-            rate_limit=(10, 600),
-            description="Place an outbound call that pursues a goal; returns the queued call.",
-        ),
-        Procedure(
-            path="calls.get",
-            kind="query",
-            input=GetInput,
-            output=Call,
-            handler=get,
-            rate_limit=(240, 60),
-            description="One of the caller's calls, with its transcript.",
-        ),
-        Procedure(
-            path="calls.list",
-            kind="query",
-            input=TypeAdapter(ListInput | None),
-            output=CallList,
-            handler=list_calls,
-            rate_limit=(120, 60),
-            description="The caller's calls, newest first (pass `next` as `before` to page).",
-        ),
-    ]
-
-
-PROCEDURES = procedures()
+PROCEDURES = [
+    Procedure(
+        path="calls.start",
+        kind="mutation",
+        input=StartInput,
+        output=Call,
+        handler=start,
+        rate_limit=(10, 600),
+        description="Place an outbound call that pursues a goal; returns the queued call.",
+    ),
+    Procedure(
+        path="calls.get",
+        kind="query",
+        input=GetInput,
+        output=Call,
+        handler=get,
+        rate_limit=(240, 60),
+        description="One of the caller's calls, with its transcript.",
+    ),
+    Procedure(
+        path="calls.list",
+        kind="query",
+        input=TypeAdapter(ListInput | None),
+        output=CallList,
+        handler=list_calls,
+        rate_limit=(120, 60),
+        description="The caller's calls, newest first (pass `next` as `before` to page).",
+    ),
+]

@@ -1,4 +1,4 @@
-"""The provider's voice webhooks (form posts signed as lib.features.calls.signature says).
+"""The provider's voice webhooks, on the one ingest path (lib.webhooks.ingest).
 
     POST /api/voice/incoming[?callId=<id>]   a call to answer: inbound to one of our numbers,
                                              or an outbound call (calls.start) picked up
@@ -6,10 +6,12 @@
          as <Parameter>s, then a spoken fallback; "not in service" for an unknown number
     POST /api/voice/status[?callId=<id>]     status callbacks -> 204
 
-Order of checks: body size (413) -> signature over PUBLIC_BASE_URL + path + query (403, nothing
-written) -> fields (400) -> one SQL function (calls_incoming / calls_status), which is
-idempotent on the provider's call sid: a retried webhook answers the same call, and a status
-only moves forward, so late or repeated callbacks change nothing.
+Order of checks: body size (413) -> the form signature over PUBLIC_BASE_URL + path + query
+(401, nothing written) -> fields (400, nothing written) -> webhook_ingest, which stores the
+delivery (deduped on a SHA-256 of the body: the provider sends no event id) and runs
+calls_on_incoming / calls_on_status in the same transaction. Those are idempotent on the
+provider's call sid: a retried webhook answers the same call, and a status only moves
+forward, so late or repeated callbacks change nothing.
 If the database is unreachable while a call is ringing, the caller hears the fallback instead
 of the provider's generic error.
 """
@@ -17,64 +19,30 @@ of the provider's generic error.
 from __future__ import annotations
 
 import logging
-from typing import get_args
-from urllib.parse import parse_qsl
+from collections.abc import Callable
+from typing import Any, get_args
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lib.config import Settings, settings
-from lib.db import Database, database
-from lib.errors import (
-    BadRequest,
-    Forbidden,
-    PayloadTooLarge,
-    ServiceUnavailable,
-    UnsupportedMediaType,
-)
-from lib.features.calls import signature, token, twiml
+from lib.errors import BadRequest, DatabaseUnavailable
+from lib.features.calls import token, twiml
 from lib.features.calls.models import CallId, CallStatus
-from lib.features.calls.signature import signature_of
+from lib.features.calls.settings import CallsSettings
+from lib.services import Services
+from lib.webhooks import ingest, providers
+from lib.webhooks.endpoint import Outcome, WebhookEndpoint
+from lib.webhooks.verifiers import Verified, Verifier
 
 log = logging.getLogger("sockless.calls")
 
 MAX_BODY_BYTES = 16_384
-FORM = "application/x-www-form-urlencoded"
 STATUSES = frozenset(get_args(CallStatus))
 """Provider call statuses we record (the same list as models.CallStatus)."""
 
 
 def xml(document: str) -> Response:
     return Response(document, media_type="application/xml")
-
-
-def public_url(config: Settings, request: Request) -> str:
-    """The URL the provider called (and signed): our public base, the path, the raw query."""
-    if not config.public_base_url:
-        raise ServiceUnavailable("PUBLIC_BASE_URL is not set, so webhooks cannot be verified")
-    raw_path = request.scope.get("raw_path")
-    path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else request.url.path
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    return f"{config.public_base_url}{path}" + (f"?{query}" if query else "")
-
-
-async def verified_form(request: Request, config: Settings) -> dict[str, str]:
-    """The posted fields, once the signature over them and our public URL checks out."""
-    if not request.headers.get("content-type", "").startswith(FORM):
-        raise UnsupportedMediaType(f"voice webhooks are {FORM}")
-    declared = request.headers.get("content-length", "0")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"voice webhooks are at most {MAX_BODY_BYTES} bytes")
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"voice webhooks are at most {MAX_BODY_BYTES} bytes")
-    key = config.voice_signing_key.get()
-    if not key:
-        raise ServiceUnavailable(f"no {config.voice_provider} signing key is configured")
-    params = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-    if not signature.valid(key, public_url(config, request), params, signature_of(request.headers)):
-        raise Forbidden("invalid webhook signature")
-    return dict(params)
 
 
 def call_id_of(request: Request) -> str | None:
@@ -96,9 +64,10 @@ def required(form: dict[str, str], name: str) -> str:
     return value
 
 
-def stream_answer(config: Settings, call_id: str) -> str:
+def stream_answer(services: Services, call_id: str) -> str:
     """TwiML that streams the call to the bridge (or the fallback if it cannot)."""
-    if config.environment == "production" and not config.bridge_url.startswith("wss://"):
+    config = services.feature(CallsSettings)
+    if services.settings.environment == "production" and not config.bridge_url.startswith("wss://"):
         log.error("BRIDGE_URL must be wss:// in production; answering with the fallback")
         return twiml.say_and_hang_up(twiml.FALLBACK)
     if not config.bridge_token_secret:
@@ -113,49 +82,93 @@ def stream_answer(config: Settings, call_id: str) -> str:
     )
 
 
-async def incoming(
-    request: Request, *, config: Settings | None = None, db: Database | None = None
-) -> Response:
-    config = config or settings()
-    db = db or database(config)
-    form = await verified_form(request, config)
+def _call_fields(verified: Verified, request: Request, services: Services) -> dict[str, Any]:
+    """What both processors need; the call sid is unique per provider (VOICE_PROVIDER)."""
+    form: dict[str, str] = verified.payload
     status = form.get("CallStatus")
-    try:
-        result = await db.rpc(
-            "calls_incoming",
-            p_provider=config.voice_provider,
-            p_call_sid=required(form, "CallSid"),
-            p_from=required(form, "From"),
-            p_to=required(form, "To"),
-            p_status=status if status in STATUSES else None,
-            p_call_id=call_id_of(request),
-        )
-    except ServiceUnavailable as exc:
-        log.error("voice webhook: database unavailable, answering with the fallback: %s", exc)
-        return xml(twiml.say_and_hang_up(twiml.FALLBACK))
-    call = (result or {}).get("call")
-    if call is None:
-        log.warning("voice webhook: no call for %s", form.get("To"))
-        return xml(twiml.say_and_hang_up(twiml.NOT_IN_SERVICE))
-    return xml(stream_answer(config, str(call["id"])))
+    return {
+        "provider": services.settings.voice_provider,
+        "callSid": required(form, "CallSid"),
+        "status": status if status in STATUSES else None,
+        "callId": call_id_of(request),
+    }
 
 
-async def status(
-    request: Request, *, config: Settings | None = None, db: Database | None = None
-) -> Response:
-    config = config or settings()
-    db = db or database(config)
-    form = await verified_form(request, config)
+def prepare_incoming(verified: Verified, request: Request, services: Services) -> dict[str, Any]:
+    form: dict[str, str] = verified.payload
+    return {
+        **_call_fields(verified, request, services),
+        "from": required(form, "From"),
+        "to": required(form, "To"),
+    }
+
+
+def prepare_status(verified: Verified, request: Request, services: Services) -> dict[str, Any]:
+    form: dict[str, str] = verified.payload
     call_status = form.get("CallStatus", "")
     if call_status not in STATUSES:
         raise BadRequest(f"unknown CallStatus {call_status[:40]!r}")
     duration = form.get("CallDuration", "")
-    await db.rpc(
-        "calls_status",
-        p_provider=config.voice_provider,
-        p_call_sid=required(form, "CallSid"),
-        p_status=call_status,
-        p_duration_s=int(duration) if duration.isdigit() else None,
-        p_call_id=call_id_of(request),
-    )
+    duration_s = int(duration) if duration.isdigit() else None
+    return {**_call_fields(verified, request, services), "durationS": duration_s}
+
+
+async def answer_call(outcome: Outcome, request: Request, services: Services) -> Response:
+    if outcome.status != "processed":
+        log.error(
+            "voice webhook: processing failed, answering with the fallback: %s", outcome.error
+        )
+        return xml(twiml.say_and_hang_up(twiml.FALLBACK))
+    call = (outcome.result or {}).get("call")
+    if call is None:
+        log.warning("voice webhook: no call for this number")
+        return xml(twiml.say_and_hang_up(twiml.NOT_IN_SERVICE))
+    return xml(stream_answer(services, str(call["id"])))
+
+
+async def acknowledge(outcome: Outcome, request: Request, services: Services) -> Response:
     return Response(status_code=204)
+
+
+def _provider_form(event_type: str) -> Callable[[Services], Verifier]:
+    def verifier(services: Services) -> Verifier:
+        return providers.form(services, event_type=event_type)
+
+    return verifier
+
+
+INCOMING = WebhookEndpoint(
+    route="/api/voice/incoming",
+    provider="voice",
+    verifier=_provider_form("call.incoming"),
+    processors={"call.incoming": "calls_on_incoming"},
+    prepare=prepare_incoming,
+    respond=answer_call,
+    max_body_bytes=MAX_BODY_BYTES,
+    retries="the provider does not retry a failed answer: the caller hears the fallback",
+)
+STATUS = WebhookEndpoint(
+    route="/api/voice/status",
+    provider="voice",
+    verifier=_provider_form("call.status"),
+    processors={"call.status": "calls_on_status"},
+    prepare=prepare_status,
+    respond=acknowledge,
+    max_body_bytes=MAX_BODY_BYTES,
+    failure_status=200,
+    retries="status callbacks are not retried; a later status carries the call forward",
+)
+
+
+async def incoming(request: Request, services: Services) -> Response:
+    try:
+        outcome = await ingest.receive(request, services, INCOMING)
+    except DatabaseUnavailable as exc:
+        log.error("voice webhook: database unavailable, answering with the fallback: %s", exc)
+        return xml(twiml.say_and_hang_up(twiml.FALLBACK))
+    return await answer_call(outcome, request, services)
+
+
+async def status(request: Request, services: Services) -> Response:
+    outcome = await ingest.receive(request, services, STATUS)
+    return await acknowledge(outcome, request, services)

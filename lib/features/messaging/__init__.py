@@ -6,6 +6,7 @@ recipients who were offline.
                    markRead): validate, rate-limit, one SQL function, commit_events
     models.py      their inputs and outputs
     presence.py    POST /api/webhooks/pusher: signed Pusher webhooks -> who is online
+    settings.py    MessagingSettings (send rate limit, notification delay and link)
     offline.py     the `notify-offline` cron job: claim, send one notification, finish
     digest.py      the text of that notification (pure)
 
@@ -19,5 +20,58 @@ Realtime (envelopes as lib.events describes):
                                participants, createdAt}
 
 SQL: migrations 20261121050000_messages (tables, RLS), 050001_realtime_presence,
-050002_message_notifications, 050003_messaging_commands.
+050002_message_notifications, 050003_messaging_commands, 20261130000100_webhook_processors.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lib.cron import Cleanup, CronJob
+from lib.feature import Feature
+from lib.features.messaging.presence import PUSHER
+from lib.features.messaging.procedures import PROCEDURES
+from lib.features.messaging.settings import MessagingSettings
+from lib.realtime.channels import UUID, ChannelRule, member_of
+
+if TYPE_CHECKING:
+    from lib.services import Services
+
+
+async def notify_offline(services: Services) -> dict[str, Any]:
+    """One SMS/email per recipient about messages they missed (offline.py)."""
+    from lib.features.messaging.offline import notify_offline as run
+
+    return await run(services)
+
+
+async def _presence_rows(services: Services) -> int:
+    """Old webhook digests and absent presence rows (presence.py)."""
+    return int(await services.db.rpc("realtime_presence_cleanup", p_retention_seconds=86_400))
+
+
+async def _message_notifications(services: Services) -> int:
+    """Finished offline-notification items and batches older than 30 days."""
+    return int(await services.db.rpc("messaging_notify_cleanup", p_retention_days=30))
+
+
+FEATURE = Feature(
+    name="messaging",
+    procedures=PROCEDURES,
+    jobs=(
+        CronJob(
+            name="notify-offline",
+            run=notify_offline,
+            schedule="*/5 * * * *",
+            description="SMS/email recipients who missed messages while offline.",
+        ),
+    ),
+    cleanups=(
+        Cleanup(name="realtime_presence", run=_presence_rows),
+        Cleanup(name="message_notifications", run=_message_notifications),
+    ),
+    channels=(ChannelRule("private-conversation-", UUID, member_of("conversation")),),
+    webhooks=(PUSHER,),
+    settings=MessagingSettings,
+    description="Conversations, messages, read receipts, typing, offline notifications.",
+)

@@ -26,14 +26,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from lib.features.messaging.digest import Batch, compose
+from lib.features.messaging.settings import MessagingSettings
 from lib.notify import Channel, Notifier, NotifyError, notifiers
 
 if TYPE_CHECKING:
-    import httpx
-
-    from lib.config import Settings
-    from lib.cron import JobContext
     from lib.db import Database
+    from lib.services import Services
 
 log = logging.getLogger("sockless.messaging")
 
@@ -59,13 +57,14 @@ async def deliver(
     batch: Batch,
     by_channel: Mapping[Channel, Notifier],
     *,
-    config: Settings,
+    app_name: str,
+    config: MessagingSettings,
     policy: NotifyPolicy = DEFAULT_POLICY,
 ) -> Outcome:
     """Send one claimed batch and record the outcome."""
     if batch.status == "skipped" or batch.channel == "none":
         return "skipped"
-    notification = compose(batch, app_name=config.notify_from_name, app_url=config.notify_app_url)
+    notification = compose(batch, app_name=app_name, app_url=config.notify_app_url)
     outcome: Outcome = "sent"
     provider_id: str | None = None
     error: str | None = None
@@ -94,7 +93,8 @@ async def run_once(
     db: Database,
     by_channel: Mapping[Channel, Notifier],
     *,
-    config: Settings,
+    app_name: str,
+    config: MessagingSettings,
     policy: NotifyPolicy = DEFAULT_POLICY,
 ) -> tuple[int, Counter[Outcome]]:
     """One claim and its deliveries: (batches claimed, outcomes)."""
@@ -109,7 +109,10 @@ async def run_once(
 
     async def one(batch: Batch) -> None:
         async with gate:
-            counts[await deliver(db, batch, by_channel, config=config, policy=policy)] += 1
+            outcome = await deliver(
+                db, batch, by_channel, app_name=app_name, config=config, policy=policy
+            )
+            counts[outcome] += 1
 
     async with asyncio.TaskGroup() as group:
         for batch in batches:
@@ -118,27 +121,26 @@ async def run_once(
 
 
 async def notify_offline(
-    ctx: JobContext,
+    services: Services,
     *,
-    http: httpx.AsyncClient | None = None,
     notifiers_by_channel: Mapping[Channel, Notifier] | None = None,
     policy: NotifyPolicy = DEFAULT_POLICY,
 ) -> dict[str, Any]:
     """The cron job. Adapters come from `notifiers_by_channel`, else from the settings on
-    `http` (else the process-wide client)."""
+    the app's http client."""
     by_channel = notifiers_by_channel
     if by_channel is None:
-        if http is None:
-            from lib.realtime import http_client
-
-            http = http_client()
-        by_channel = notifiers(ctx.settings, http=http)
+        by_channel = notifiers(services.settings, http=services.http)
+    config = services.feature(MessagingSettings)
+    app_name = services.settings.notify_from_name
     started = time.monotonic()
     totals: Counter[Outcome] = Counter()
     rounds = 0
     while time.monotonic() - started < policy.budget_s:
         rounds += 1
-        claimed, counts = await run_once(ctx.db, by_channel, config=ctx.settings, policy=policy)
+        claimed, counts = await run_once(
+            services.db, by_channel, app_name=app_name, config=config, policy=policy
+        )
         totals.update(counts)
         if claimed < policy.recipients_per_claim:
             break

@@ -17,16 +17,15 @@ caller; the caller's user id comes from the token, never from the input).
                                             `unread-update` on the reader's user channel
 
 Each command is one SQL function (migration 20261121050003_messaging_commands) whose events
-are published by lib.realtime.outbox.commit_events after it commits. A conversation the caller
+are published by lib.commands.command after it commits. A conversation the caller
 is not part of is NOT_FOUND, exactly like one that does not exist.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import TypeAdapter
 
+from lib.commands import command
 from lib.errors import Conflict
 from lib.features.messaging.models import (
     ConversationCursor,
@@ -42,23 +41,14 @@ from lib.features.messaging.models import (
     SendInput,
     Sent,
 )
+from lib.features.messaging.settings import MessagingSettings
 from lib.ratelimit import enforce
-from lib.realtime.outbox import commit_events
 from lib.rpc.procedure import Context, Procedure
 
 
-async def _command(ctx: Context, function: str, **params: Any) -> dict[str, Any]:
-    """Run one command function, publish the events it queued, return its result."""
-    result: dict[str, Any] = await ctx.db.rpc(function, **params)
-    events = result.get("events") or []
-    if events:
-        await commit_events(ctx.db, ctx.publisher, events)
-    return result
-
-
 async def create_conversation(ctx: Context, input: CreateConversationInput) -> Created:
-    result = await _command(
-        ctx,
+    result = await command(
+        ctx.services,
         "messaging_create_conversation",
         p_user=ctx.user.user_id,
         p_participants=list(input.participants),
@@ -87,15 +77,15 @@ async def conversations(ctx: Context, input: ConversationsInput | None) -> Conve
 
 async def send(ctx: Context, input: SendInput) -> Sent:
     user = ctx.user.user_id
-    config = ctx.settings
+    config = ctx.services.feature(MessagingSettings)
     await enforce(
         ctx.db,
         f"messaging.send:{user}",
-        limit=config.messaging_send_rate_limit,
-        window_s=config.messaging_send_rate_window_s,
+        limit=config.send_rate_limit,
+        window_s=config.send_rate_window_s,
     )
-    result = await _command(
-        ctx,
+    result = await command(
+        ctx.services,
         "messaging_send",
         p_user=user,
         p_conversation=str(input.conversationId),
@@ -123,8 +113,8 @@ async def list_messages(ctx: Context, input: ListInput) -> MessagePage:
 
 
 async def mark_read(ctx: Context, input: MarkReadInput) -> ReadState:
-    result = await _command(
-        ctx,
+    result = await command(
+        ctx.services,
         "messaging_mark_read",
         p_user=ctx.user.user_id,
         p_conversation=str(input.conversationId),

@@ -16,3 +16,14 @@ transaction. A session's life:
     create (facilitator, pays) -> join* -> addTask* -> startTask -> vote* (hidden; changes
     allowed) -> reveal (cards + stats) -> finalize (estimate) -> ... -> end (read-only)
 """
+
+from lib.feature import Feature
+from lib.features.poker.procedures import PROCEDURES
+from lib.realtime.channels import UUID, ChannelRule, member_of
+
+FEATURE = Feature(
+    name="poker",
+    procedures=PROCEDURES,
+    channels=(ChannelRule("presence-poker-", UUID, member_of("poker")),),
+    description="Planning-poker sessions with hidden votes, gated by credits.",
+)

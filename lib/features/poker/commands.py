@@ -1,8 +1,9 @@
 """The poker service: each function is one SQL function call (one transaction: the state
-change and its outbox event), then `commit_events` publishes what that transaction queued.
+change and its outbox event), through lib.commands.command, which publishes what that
+transaction queued.
 
-Functions take the database, the publisher (commands only) and the acting user as keyword
-arguments, and return the SQL function's JSON without its `events`. Expected failures come
+Commands take the app's Services and reads the database, both with the acting user as keyword
+arguments; commands return the SQL function's JSON without its `events`. Expected failures come
 back from SQL as PTxxx errcodes, which lib.db.map_error turns into our errors:
 PaymentRequired, Forbidden, NotFound, PreconditionFailed, BadRequest.
 """
@@ -10,29 +11,16 @@ PaymentRequired, Forbidden, NotFound, PreconditionFailed, BadRequest.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
+from lib.commands import Result, command
 from lib.db import Database
 from lib.features.poker.decks import DeckType, cards
-from lib.realtime.outbox import commit_events
-from lib.realtime.port import Publisher
-
-Result = dict[str, Any]
-
-
-async def run(db: Database, publisher: Publisher, function: str, **params: Any) -> Result:
-    """Call command `function`, publish the events it queued, return the rest."""
-    result: Result = await db.rpc(function, **params)
-    events = result.pop("events", None) or []
-    if events:
-        await commit_events(db, publisher, events)
-    return result
+from lib.services import Services
 
 
 async def create(
-    db: Database,
-    publisher: Publisher,
+    services: Services,
     *,
     user_id: str,
     name: str,
@@ -40,9 +28,8 @@ async def create(
     deck_values: list[str] | None,
     tasks: list[str],
 ) -> Result:
-    return await run(
-        db,
-        publisher,
+    return await command(
+        services,
         "poker_create",
         p_user=user_id,
         p_name=name,
@@ -52,20 +39,17 @@ async def create(
     )
 
 
-async def join(db: Database, publisher: Publisher, *, user_id: str, session_id: UUID) -> Result:
-    return await run(db, publisher, "poker_join", p_user=user_id, p_session_id=str(session_id))
+async def join(services: Services, *, user_id: str, session_id: UUID) -> Result:
+    return await command(services, "poker_join", p_user=user_id, p_session_id=str(session_id))
 
 
-async def leave(db: Database, publisher: Publisher, *, user_id: str, session_id: UUID) -> Result:
-    return await run(db, publisher, "poker_leave", p_user=user_id, p_session_id=str(session_id))
+async def leave(services: Services, *, user_id: str, session_id: UUID) -> Result:
+    return await command(services, "poker_leave", p_user=user_id, p_session_id=str(session_id))
 
 
-async def add_task(
-    db: Database, publisher: Publisher, *, user_id: str, session_id: UUID, title: str
-) -> Result:
-    return await run(
-        db,
-        publisher,
+async def add_task(services: Services, *, user_id: str, session_id: UUID, title: str) -> Result:
+    return await command(
+        services,
         "poker_add_task",
         p_user=user_id,
         p_session_id=str(session_id),
@@ -73,28 +57,23 @@ async def add_task(
     )
 
 
-async def start_task(db: Database, publisher: Publisher, *, user_id: str, task_id: UUID) -> Result:
-    return await run(db, publisher, "poker_start_task", p_user=user_id, p_task_id=str(task_id))
+async def start_task(services: Services, *, user_id: str, task_id: UUID) -> Result:
+    return await command(services, "poker_start_task", p_user=user_id, p_task_id=str(task_id))
 
 
-async def vote(
-    db: Database, publisher: Publisher, *, user_id: str, task_id: UUID, value: str
-) -> Result:
-    return await run(
-        db, publisher, "poker_vote", p_user=user_id, p_task_id=str(task_id), p_value=value
+async def vote(services: Services, *, user_id: str, task_id: UUID, value: str) -> Result:
+    return await command(
+        services, "poker_vote", p_user=user_id, p_task_id=str(task_id), p_value=value
     )
 
 
-async def reveal(db: Database, publisher: Publisher, *, user_id: str, task_id: UUID) -> Result:
-    return await run(db, publisher, "poker_reveal", p_user=user_id, p_task_id=str(task_id))
+async def reveal(services: Services, *, user_id: str, task_id: UUID) -> Result:
+    return await command(services, "poker_reveal", p_user=user_id, p_task_id=str(task_id))
 
 
-async def finalize(
-    db: Database, publisher: Publisher, *, user_id: str, task_id: UUID, estimate: str
-) -> Result:
-    return await run(
-        db,
-        publisher,
+async def finalize(services: Services, *, user_id: str, task_id: UUID, estimate: str) -> Result:
+    return await command(
+        services,
         "poker_finalize",
         p_user=user_id,
         p_task_id=str(task_id),
@@ -102,11 +81,11 @@ async def finalize(
     )
 
 
-async def end(db: Database, publisher: Publisher, *, user_id: str, session_id: UUID) -> Result:
-    return await run(db, publisher, "poker_end", p_user=user_id, p_session_id=str(session_id))
+async def end(services: Services, *, user_id: str, session_id: UUID) -> Result:
+    return await command(services, "poker_end", p_user=user_id, p_session_id=str(session_id))
 
 
-# Reads: no events, no publisher.
+# Reads: no events.
 
 
 async def get(db: Database, *, user_id: str, session_id: UUID) -> Result:

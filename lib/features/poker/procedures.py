@@ -51,8 +51,7 @@ from lib.rpc.procedure import Context, Procedure
 async def create(ctx: Context, input: CreateInput) -> Created:
     deck = input.deck
     result = await commands.create(
-        ctx.db,
-        ctx.publisher,
+        ctx.services,
         user_id=ctx.user.user_id,
         name=input.name,
         deck_type=deck.type,
@@ -78,23 +77,20 @@ async def list_sessions(ctx: Context, input: ListInput | None) -> SessionList:
 
 
 async def join(ctx: Context, input: SessionInput) -> Joined:
-    result = await commands.join(
-        ctx.db, ctx.publisher, user_id=ctx.user.user_id, session_id=input.sessionId
-    )
+    result = await commands.join(ctx.services, user_id=ctx.user.user_id, session_id=input.sessionId)
     return Joined.model_validate(result)
 
 
 async def leave(ctx: Context, input: SessionInput) -> Left:
     result = await commands.leave(
-        ctx.db, ctx.publisher, user_id=ctx.user.user_id, session_id=input.sessionId
+        ctx.services, user_id=ctx.user.user_id, session_id=input.sessionId
     )
     return Left.model_validate(result)
 
 
 async def add_task(ctx: Context, input: AddTaskInput) -> TaskResult:
     result = await commands.add_task(
-        ctx.db,
-        ctx.publisher,
+        ctx.services,
         user_id=ctx.user.user_id,
         session_id=input.sessionId,
         title=input.title,
@@ -103,30 +99,25 @@ async def add_task(ctx: Context, input: AddTaskInput) -> TaskResult:
 
 
 async def start_task(ctx: Context, input: TaskInput) -> TaskResult:
-    result = await commands.start_task(
-        ctx.db, ctx.publisher, user_id=ctx.user.user_id, task_id=input.taskId
-    )
+    result = await commands.start_task(ctx.services, user_id=ctx.user.user_id, task_id=input.taskId)
     return TaskResult.model_validate(result)
 
 
 async def vote(ctx: Context, input: VoteInput) -> Voted:
     result = await commands.vote(
-        ctx.db, ctx.publisher, user_id=ctx.user.user_id, task_id=input.taskId, value=input.value
+        ctx.services, user_id=ctx.user.user_id, task_id=input.taskId, value=input.value
     )
     return Voted.model_validate(result)
 
 
 async def reveal(ctx: Context, input: TaskInput) -> TaskResult:
-    result = await commands.reveal(
-        ctx.db, ctx.publisher, user_id=ctx.user.user_id, task_id=input.taskId
-    )
+    result = await commands.reveal(ctx.services, user_id=ctx.user.user_id, task_id=input.taskId)
     return TaskResult.model_validate(result)
 
 
 async def finalize(ctx: Context, input: FinalizeInput) -> TaskResult:
     result = await commands.finalize(
-        ctx.db,
-        ctx.publisher,
+        ctx.services,
         user_id=ctx.user.user_id,
         task_id=input.taskId,
         estimate=input.estimate,
@@ -135,9 +126,7 @@ async def finalize(ctx: Context, input: FinalizeInput) -> TaskResult:
 
 
 async def end(ctx: Context, input: SessionInput) -> Ended:
-    result = await commands.end(
-        ctx.db, ctx.publisher, user_id=ctx.user.user_id, session_id=input.sessionId
-    )
+    result = await commands.end(ctx.services, user_id=ctx.user.user_id, session_id=input.sessionId)
     return Ended.model_validate(result)
 
 

@@ -1,0 +1,107 @@
+"""What every app has, declared like a feature: `CORE`.
+
+procedures  system.* (health, whoami), events.since (history), webhooks.* (operators)
+jobs        outbox-relay (every minute), webhooks-retry (every minute), cleanup (daily,
+            composed by the Bundle from every declared cleanup)
+cleanups    cron_runs, rate_limits, cache_entries, outbox, webhook_events
+channels    private-user-, private-encrypted-user-, #server-to-user- (that user);
+            private-location-, presence-location- (location members)
+webhooks    POST /api/webhooks/clerk: Clerk's user.created/updated/deleted -> profiles
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lib import cache
+from lib.cron import Cleanup, CronJob
+from lib.feature import Feature
+from lib.realtime.channels import LOCATION_RULES, USER_RULES
+from lib.rpc import events, system
+from lib.webhooks import ingest, providers
+from lib.webhooks import procedures as webhooks
+from lib.webhooks.endpoint import WebhookEndpoint
+
+if TYPE_CHECKING:
+    from lib.services import Services
+
+WEBHOOK_EVENTS_RETENTION_DAYS = 30
+
+
+async def outbox_relay(services: Services) -> dict[str, Any]:
+    """Publish the outbox rows earlier invocations left behind (lib.realtime.outbox)."""
+    from lib.realtime.outbox import relay_all
+
+    return await relay_all(services.db, services.publisher)
+
+
+async def _old_cron_runs(services: Services) -> int:
+    days = services.settings.cron_runs_retention_days
+    return int(await services.db.rpc("cron_runs_cleanup", p_retention_days=days))
+
+
+async def _rate_limit_windows(services: Services) -> int:
+    return int(await services.db.rpc("rate_limit_cleanup"))
+
+
+async def _cache_entries(services: Services) -> int:
+    return await cache.expire(services.db)
+
+
+async def _outbox_rows(services: Services) -> int:
+    """Published (and parked) outbox events past retention (lib.realtime.outbox.RelayPolicy)."""
+    from lib.realtime.outbox import cleanup as outbox_cleanup
+
+    return await outbox_cleanup(services.db)
+
+
+async def _webhook_events(services: Services) -> int:
+    """Processed and ignored webhook events past retention (failed/parked ones stay)."""
+    return int(
+        await services.db.rpc(
+            "webhook_events_cleanup", p_retention_days=WEBHOOK_EVENTS_RETENTION_DAYS
+        )
+    )
+
+
+CLERK = WebhookEndpoint(
+    route="/api/webhooks/clerk",
+    provider="clerk",
+    verifier=providers.clerk,
+    processors={
+        "user.created": "profiles_on_clerk_user",
+        "user.updated": "profiles_on_clerk_user",
+        "user.deleted": "profiles_on_clerk_user_deleted",
+    },
+    failure_status=500,
+    retries="Svix retries non-2xx for about 28 hours with backoff",
+)
+
+CORE = Feature(
+    name="core",
+    procedures=(*system.PROCEDURES, *events.PROCEDURES, *webhooks.PROCEDURES),
+    jobs=(
+        CronJob(
+            name="outbox-relay",
+            run=outbox_relay,
+            schedule="* * * * *",
+            description="Publish outbox events earlier invocations could not.",
+        ),
+        CronJob(
+            name="webhooks-retry",
+            run=ingest.retry_due,
+            schedule="* * * * *",
+            description="Process failed webhook events again, with backoff; park after 8.",
+        ),
+    ),
+    cleanups=(
+        Cleanup(name="cron_runs", run=_old_cron_runs),
+        Cleanup(name="rate_limits", run=_rate_limit_windows),
+        Cleanup(name="cache_entries", run=_cache_entries),
+        Cleanup(name="outbox", run=_outbox_rows),
+        Cleanup(name="webhook_events", run=_webhook_events),
+    ),
+    channels=(*USER_RULES, *LOCATION_RULES),
+    webhooks=(CLERK,),
+    description="Realtime core: history, the outbox relay, webhooks, user provisioning.",
+)

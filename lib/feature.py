@@ -1,0 +1,106 @@
+"""A feature declares what it brings, as one value; an app is built from a list of them.
+
+    FEATURE = Feature(
+        name="poker",
+        procedures=PROCEDURES,                  # tRPC procedures (lib.rpc)
+        jobs=(CronJob(...),),                   # cron jobs (lib.cron); vercel.json schedules them
+        cleanups=(Cleanup(...),),               # steps of the `cleanup` job
+        channels=(ChannelRule(...),),           # channel families (lib.realtime.channels)
+        webhooks=(WebhookEndpoint(...),),       # webhook endpoints (lib.webhooks)
+        settings=PokerSettings,                 # its settings model (services.feature(...))
+    )
+
+`Bundle(core, *features)` is the union, checked once: no two features may claim the same
+procedure path, job, cleanup, channel prefix or webhook route. api/ builds every function from
+the bundle in lib/features/__init__.py; core modules never import a feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from lib.cron import Cleanup, CronJob, cleanup_job
+from lib.realtime.channels import ChannelRule, ChannelRules
+from lib.rpc.procedure import Procedure
+from lib.rpc.router import Router
+from lib.services import FeatureSettings, Services
+from lib.webhooks.endpoint import WebhookEndpoint
+
+
+@dataclass(frozen=True, kw_only=True)
+class Feature:
+    name: str
+    procedures: Sequence[Procedure] = ()
+    jobs: Sequence[CronJob] = ()
+    cleanups: Sequence[Cleanup] = ()
+    channels: Sequence[ChannelRule] = ()
+    webhooks: Sequence[WebhookEndpoint] = ()
+    settings: type[FeatureSettings] | None = None
+    description: str = ""
+
+
+class Bundle:
+    """The enabled features of one deployment, merged and checked."""
+
+    def __init__(self, *features: Feature) -> None:
+        self.features = tuple(features)
+        _unique("feature", ((f.name, f.name) for f in features))
+        _unique("procedure path", ((p.path, f.name) for f in features for p in f.procedures))
+        _unique("cron job", ((j.name, f.name) for f in features for j in f.jobs))
+        _unique("cleanup", ((c.name, f.name) for f in features for c in f.cleanups))
+        _unique("channel prefix", ((r.prefix, f.name) for f in features for r in f.channels))
+        _unique("webhook route", ((w.route, f.name) for f in features for w in f.webhooks))
+
+    @cached_property
+    def router(self) -> Router:
+        return Router(p for f in self.features for p in f.procedures)
+
+    @cached_property
+    def cleanups(self) -> tuple[Cleanup, ...]:
+        return tuple(c for f in self.features for c in f.cleanups)
+
+    @cached_property
+    def jobs(self) -> Mapping[str, CronJob]:
+        """Every declared job, plus `cleanup` composed from every declared cleanup."""
+        jobs = {j.name: j for f in self.features for j in f.jobs}
+        if self.cleanups:
+            if "cleanup" in jobs:
+                raise ValueError("'cleanup' is composed from the declared cleanups")
+            jobs["cleanup"] = cleanup_job(self.cleanups)
+        return jobs
+
+    @cached_property
+    def channels(self) -> ChannelRules:
+        return ChannelRules(r for f in self.features for r in f.channels)
+
+    @cached_property
+    def webhooks(self) -> Mapping[str, WebhookEndpoint]:
+        return {w.route: w for f in self.features for w in f.webhooks}
+
+    def webhook(self, route: str) -> WebhookEndpoint:
+        try:
+            return self.webhooks[route]
+        except KeyError:
+            raise LookupError(f"no feature declares the webhook {route}") from None
+
+    def services(self, env: Mapping[str, str] | None = None) -> Services:
+        """Services for this bundle from an environment (default: the process's). Every
+        feature's settings are read now, so a bad variable fails the cold start by name."""
+        services = Services.from_env(env, channels=self.channels)
+        for feature in self.features:
+            if feature.settings is not None:
+                services.feature(feature.settings)
+        return services
+
+
+def _unique(what: str, claims: Iterable[tuple[str, Any]]) -> None:
+    owners: dict[str, list[str]] = {}
+    for key, owner in claims:
+        owners.setdefault(key, []).append(str(owner))
+    twice = {key: names for key, names in owners.items() if len(names) > 1}
+    if twice:
+        listed = "; ".join(f"{key!r} by {', '.join(names)}" for key, names in twice.items())
+        raise ValueError(f"{what} claimed more than once: {listed}")
