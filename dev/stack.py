@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lib.config
 from dev import migrate, postgres
 from dev.env import ROOT, load_into_environ, write_local_env
 from dev.gateway import Gateway, PusherForwarder
@@ -262,15 +261,15 @@ class Stack:
             api_sock.close()
             raise
 
+        # The functions build their Services from this environment at their first request.
         os.environ.update(self.env())
-        # Functions in this process read settings once: forget any read before this environment.
-        lib.config.settings.cache_clear()
         # Tests share this process with the functions: a reload would swap lib/ under them.
         self.vercel = VercelDev(
             cfg.project_root,
             cron_secret=cfg.cron_secret,
             base_url=api_url,
             reload=not cfg.ephemeral,
+            crons=not cfg.ephemeral,
         )
         self.servers["api"] = BackgroundServer(
             self.vercel, api_sock, name="api", lifespan="on"

@@ -1,16 +1,14 @@
 """Typed settings, read from the environment once per cold start and passed down.
 
-`load_settings(env)` is pure (tests hand it a dict); `settings()` caches the process-wide
-result so a warm Vercel instance does not re-parse its environment on every invocation.
+`load_settings(env)` is pure (tests hand it a dict). An app reads its environment once, at its
+first request, into the `Services` it hands down (lib.services); nothing else reads it.
 Secrets are `Secret` values: their repr is masked, `.get()` reveals them.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -219,9 +217,3 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             user.strip() for user in get("ADMIN_USER_IDS").split(",") if user.strip()
         ),
     )
-
-
-@cache
-def settings() -> Settings:
-    """The settings of this process (one cold start), read once."""
-    return load_settings(os.environ)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from lib.config import Settings, settings
+from lib.config import Settings
 from lib.errors import (
     BadRequest,
     Conflict,
@@ -139,12 +139,11 @@ _databases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Settings, 
 )
 
 
-def database(config: Settings | None = None) -> Database:
+def database(config: Settings) -> Database:
     """The Database for these settings on the running event loop, created lazily.
 
     Pooled connections belong to the loop that opened them, so each loop (normally the one a
     warm instance runs) gets its own; several ASGI apps in one process share it."""
-    config = config or settings()
     per_loop = _databases.setdefault(_loop(), {})
     if config not in per_loop:
         per_loop[config] = Database(config)

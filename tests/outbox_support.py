@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -38,15 +37,6 @@ def outbox_rows(stack: Stack, channel: str) -> list[dict[str, Any]]:
             " from public.outbox where channel = %s order by id",
             [channel],
         ).fetchall()
-
-
-async def away_from_cron(need_s: float) -> None:
-    """Wait (if needed) so the next `need_s` seconds contain no UTC minute mark: the stack
-    calls its crons (the `outbox-relay` among them) at each minute, and a test that counts
-    which relay published what must not share its rows with that one."""
-    into_minute = time.time() % 60
-    if into_minute < 4 or 60 - into_minute < need_s:
-        await asyncio.sleep((60 - into_minute) % 60 + 4)
 
 
 @contextlib.asynccontextmanager

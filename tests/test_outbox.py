@@ -20,7 +20,7 @@ from lib.events import Channel, Event
 from lib.realtime import outbox
 from lib.realtime.memory import MemoryPublisher
 from lib.realtime.outbox import RelayPolicy, commit_events
-from tests.outbox_support import away_from_cron, outbox_rows, sql
+from tests.outbox_support import outbox_rows, sql
 
 FAST = RelayPolicy(backoff_base_s=0.05, backoff_cap_s=0.2, lease_s=30)
 
@@ -76,7 +76,6 @@ async def test_a_failing_command_leaves_neither_state_nor_event(stack, db, who, 
 
 
 async def test_publish_failure_keeps_the_write_and_backs_the_rows_off(stack, db):
-    await away_from_cron(10)
     who = user()
     failing = MemoryPublisher(failures=1)
 
@@ -91,7 +90,6 @@ async def test_publish_failure_keeps_the_write_and_backs_the_rows_off(stack, db)
 
 
 async def test_a_write_does_not_overtake_its_channels_backlog(stack, db):
-    await away_from_cron(10)
     who = user()
     memory = MemoryPublisher(failures=1)
     first = await add_note(db, who, "one")
@@ -110,7 +108,6 @@ async def test_a_write_does_not_overtake_its_channels_backlog(stack, db):
 async def test_rows_queued_by_a_dead_function_are_relayed_after_a_few_seconds(stack, db):
     """A function that died after its command (never published) leaves an `inline` row; the
     relay takes it once it is stale (5 s), not before."""
-    await away_from_cron(20)
     who = user()
     result = await add_note(db, who)
     memory = MemoryPublisher()
@@ -149,7 +146,6 @@ async def _stale_backlog(
 async def test_a_claim_held_by_one_relay_is_invisible_to_another(stack, db):
     """skip locked + per-channel order: while relay A's claim transaction is open, relay B
     gets none of A's rows and nothing queued behind them on the same channel."""
-    await away_from_cron(20)
     a_user, b_user = user(), user()
     a_ids = await _stale_backlog(db, stack, [a_user], 3)
 
@@ -173,7 +169,6 @@ async def test_a_claim_held_by_one_relay_is_invisible_to_another(stack, db):
 
 
 async def test_two_concurrent_relays_never_publish_a_row_twice(stack, db):
-    await away_from_cron(30)
     channels = [user() for _ in range(20)]
     ids = await _stale_backlog(db, stack, channels, 8)  # 160 rows, interleaved over 20 channels
     log: list[Event] = []
@@ -213,7 +208,6 @@ async def test_two_concurrent_relays_never_publish_a_row_twice(stack, db):
 
 
 async def test_transient_failures_are_retried_without_limit(stack, db):
-    await away_from_cron(15)
     who = user()
     policy = RelayPolicy(backoff_base_s=0.05, backoff_cap_s=0.05, max_attempts=2)
     failing = MemoryPublisher(failures=3)  # unreachable, three times
@@ -228,7 +222,6 @@ async def test_transient_failures_are_retried_without_limit(stack, db):
 
 
 async def test_rows_refused_by_the_provider_are_parked_and_stop_blocking(stack, db):
-    await away_from_cron(15)
     who = user()
     policy = RelayPolicy(backoff_base_s=0.05, backoff_cap_s=0.05, max_attempts=2)
     failing = MemoryPublisher(failures=2, failure_status=400)
