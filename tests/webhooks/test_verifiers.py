@@ -4,14 +4,19 @@ checked as delivered, tampered with, unsigned, signed with another key, stale an
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Any
 
 import pytest
 import stripe
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from starlette.datastructures import Headers
 
 from lib.errors import BadRequest, Unauthorized
+from lib.webhooks.ghl import GHL_ED25519_PUBLIC_KEY_PEM, GHL_RSA_PUBLIC_KEY_PEM, GhlVerifier
 from lib.webhooks.stripe import StripeVerifier
 from lib.webhooks.verifiers import Delivery, Verified
 
@@ -69,3 +74,97 @@ def test_stripe_signed_body_that_is_not_an_event_is_a_bad_request():
     verifier = StripeVerifier(STRIPE_SECRET)
     refused(verifier, stripe_signed(b"[1]"), "not a JSON object", BadRequest)
     refused(verifier, stripe_signed(b'{"id": 1, "type": "x"}'), '"id" and "type"', BadRequest)
+
+
+# GoHighLevel ------------------------------------------------------------------------------------
+
+GHL_EVENT = b'{"type": "ContactCreate", "webhookId": "wh_1", "locationId": "loc_1", "id": "c_1"}'
+
+
+def public_pem(private: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey) -> str:
+    return (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+ED_KEY = ed25519.Ed25519PrivateKey.generate()
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+GHL = GhlVerifier(ed25519_public_key_pem=public_pem(ED_KEY), rsa_public_key_pem=public_pem(RSA_KEY))
+
+
+def ed_sign(body: bytes, key: ed25519.Ed25519PrivateKey = ED_KEY) -> str:
+    return base64.b64encode(key.sign(body)).decode()
+
+
+def rsa_sign(body: bytes, key: rsa.RSAPrivateKey = RSA_KEY) -> str:
+    return base64.b64encode(key.sign(body, padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+def test_ghl_accepts_ed25519_and_the_legacy_rsa_signature():
+    expected = Verified(json.loads(GHL_EVENT), "wh_1", "ContactCreate")
+    assert GHL.verify(delivery(GHL_EVENT, {"X-GHL-Signature": ed_sign(GHL_EVENT)})) == expected
+    assert GHL.verify(delivery(GHL_EVENT, {"X-WH-Signature": rsa_sign(GHL_EVENT)})) == expected
+    both = {"X-GHL-Signature": "N/A", "X-WH-Signature": rsa_sign(GHL_EVENT)}
+    assert GHL.verify(delivery(GHL_EVENT, both)) == expected
+
+
+def test_ghl_event_without_webhook_id_or_type():
+    invoice = b'{"_id": "inv_1", "status": "paid", "altId": "loc_1", "altType": "location"}'
+    verified = GHL.verify(delivery(invoice, {"X-GHL-Signature": ed_sign(invoice)}))
+    assert (verified.event_id, verified.event_type) == (None, "")
+
+
+def test_ghl_refuses_what_highlevel_did_not_sign():
+    tampered = GHL_EVENT.replace(b"c_1", b"c_2")
+    refused(
+        GHL, delivery(tampered, {"X-GHL-Signature": ed_sign(GHL_EVENT)}), "X-GHL-Signature does"
+    )
+    refused(GHL, delivery(tampered, {"X-WH-Signature": rsa_sign(GHL_EVENT)}), "X-WH-Signature does")
+    other_ed = ed_sign(GHL_EVENT, ed25519.Ed25519PrivateKey.generate())
+    refused(GHL, delivery(GHL_EVENT, {"X-GHL-Signature": other_ed}), "does not match the body")
+    other_rsa = rsa_sign(GHL_EVENT, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    refused(GHL, delivery(GHL_EVENT, {"X-WH-Signature": other_rsa}), "does not match the body")
+    missing = "the X-GHL-Signature and X-WH-Signature headers are missing"
+    refused(GHL, delivery(GHL_EVENT, {}), missing)
+    refused(GHL, delivery(GHL_EVENT, {"X-GHL-Signature": "N/A", "X-WH-Signature": "N/A"}), missing)
+    refused(GHL, delivery(GHL_EVENT, {"X-GHL-Signature": "not base64!"}), "is not base64")
+
+
+def test_ghl_a_present_ed25519_signature_alone_decides():
+    headers = {"X-GHL-Signature": ed_sign(b"other"), "X-WH-Signature": rsa_sign(GHL_EVENT)}
+    refused(GHL, delivery(GHL_EVENT, headers), "X-GHL-Signature does not match")
+
+
+def test_ghl_legacy_header_refused_without_an_rsa_key():
+    verifier = GhlVerifier(ed25519_public_key_pem=public_pem(ED_KEY), rsa_public_key_pem=None)
+    headers = {"X-WH-Signature": rsa_sign(GHL_EVENT)}
+    refused(verifier, delivery(GHL_EVENT, headers), "X-WH-Signature \\(RSA\\) is not accepted")
+
+
+def test_ghl_signed_body_that_is_not_an_object_is_a_bad_request():
+    refused(GHL, delivery(b"[]", {"X-GHL-Signature": ed_sign(b"[]")}), "JSON object", BadRequest)
+
+
+def test_ghl_published_keys_are_the_defaults_and_load():
+    GhlVerifier()  # both defaults load, of the right kinds
+    ed = serialization.load_pem_public_key(GHL_ED25519_PUBLIC_KEY_PEM.encode())
+    assert isinstance(ed, ed25519.Ed25519PublicKey)
+    rsa_key = serialization.load_pem_public_key(GHL_RSA_PUBLIC_KEY_PEM.encode())
+    assert isinstance(rsa_key, rsa.RSAPublicKey)
+    assert rsa_key.key_size == 4096
+    der = rsa_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    fingerprint = "2f62045d413b1b7747e26770ce7f57840cbf86288cd20ceb90d299a62501fd25"
+    assert hashlib.sha256(der).hexdigest() == fingerprint
+    # A published key verifies nothing we signed: the defaults are not test keys.
+    refused(GhlVerifier(), delivery(GHL_EVENT, {"X-GHL-Signature": ed_sign(GHL_EVENT)}), "match")
+
+
+def test_ghl_keys_of_the_wrong_kind_are_a_configuration_error():
+    with pytest.raises(ValueError, match="not an Ed25519 public key"):
+        GhlVerifier(ed25519_public_key_pem=public_pem(RSA_KEY))
+    with pytest.raises(ValueError, match="not an RSA public key"):
+        GhlVerifier(rsa_public_key_pem=public_pem(ED_KEY))
