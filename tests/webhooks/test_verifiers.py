@@ -8,14 +8,17 @@ import base64
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import stripe
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from starlette.datastructures import Headers
+from twilio.request_validator import RequestValidator
 
-from lib.errors import BadRequest, Unauthorized
+from lib.errors import BadRequest, Unauthorized, UnsupportedMediaType
+from lib.webhooks.form import FormVerifier
 from lib.webhooks.ghl import GHL_ED25519_PUBLIC_KEY_PEM, GHL_RSA_PUBLIC_KEY_PEM, GhlVerifier
 from lib.webhooks.stripe import StripeVerifier
 from lib.webhooks.verifiers import Delivery, Verified
@@ -168,3 +171,67 @@ def test_ghl_keys_of_the_wrong_kind_are_a_configuration_error():
         GhlVerifier(ed25519_public_key_pem=public_pem(RSA_KEY))
     with pytest.raises(ValueError, match="not an RSA public key"):
         GhlVerifier(rsa_public_key_pem=public_pem(ED_KEY))
+
+
+# Twilio / SignalWire form posts -----------------------------------------------------------------
+
+TOKEN = "twilio-auth-token"
+URL = "https://api.example.com/api/voice/incoming?tenant=t1"
+FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
+CALL = {"CallSid": "CA1", "From": "+15550001111", "To": "+15550002222", "Digits": ""}
+FORM_VERIFIER = FormVerifier(TOKEN, event_type="call.incoming")
+
+
+def form_signed(
+    params: dict[str, str],
+    *,
+    header: str = "X-Twilio-Signature",
+    signed_url: str = URL,
+    token: str = TOKEN,
+    url: str = URL,
+) -> Delivery:
+    signature = RequestValidator(token).compute_signature(signed_url, params)
+    body = urlencode(params).encode()
+    return delivery(body, {**FORM_TYPE, header: signature}, url=url)
+
+
+@pytest.mark.parametrize("header", ["X-Twilio-Signature", "X-SignalWire-Signature"])
+def test_form_accepts_a_post_signed_by_twilios_validator(header: str):
+    verified = FORM_VERIFIER.verify(form_signed(CALL, header=header))
+    assert verified == Verified(CALL, None, "call.incoming")  # the blank Digits is kept
+
+
+@pytest.mark.parametrize(
+    ("signed_url", "url"),
+    [
+        ("https://api.example.com:443/hook", "https://api.example.com/hook"),
+        ("https://api.example.com/hook", "https://api.example.com:443/hook"),
+        ("http://example.com:80/hook", "http://example.com/hook"),
+    ],
+)
+def test_form_accepts_the_url_with_or_without_its_port(signed_url: str, url: str):
+    d = form_signed(CALL, signed_url=signed_url, url=url)
+    assert RequestValidator(TOKEN).validate(url, CALL, d.headers["x-twilio-signature"])
+    assert FORM_VERIFIER.verify(d).payload == CALL
+
+
+def test_form_refuses_what_the_provider_did_not_sign():
+    tampered = form_signed(CALL)
+    body = urlencode({**CALL, "To": "+15559999999"}).encode()
+    refused(FORM_VERIFIER, Delivery(body, tampered.headers, url=URL), "does not match the body")
+    refused(FORM_VERIFIER, form_signed(CALL, token="other"), "does not match")
+    refused(FORM_VERIFIER, form_signed(CALL, url=URL.replace("t1", "t2")), "does not match")
+    unsigned = delivery(urlencode(CALL).encode(), FORM_TYPE, url=URL)
+    refused(FORM_VERIFIER, unsigned, "X-Twilio-Signature / X-SignalWire-Signature header is miss")
+
+
+def test_form_body_must_be_a_form():
+    headers = {"Content-Type": "application/json", "X-Twilio-Signature": "x"}
+    refused(
+        FORM_VERIFIER,
+        delivery(b'{"CallSid": "CA1"}', headers, url=URL),
+        "application/x-www-form-urlencoded, not application/json",
+        UnsupportedMediaType,
+    )
+    broken = delivery(b"CallSid=CA1&oops", {**FORM_TYPE, "X-Twilio-Signature": "x"}, url=URL)
+    refused(FORM_VERIFIER, broken, "not valid application/x-www-form-urlencoded", BadRequest)
