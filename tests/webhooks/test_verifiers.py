@@ -7,10 +7,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import standardwebhooks
 import stripe
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
@@ -20,6 +23,7 @@ from twilio.request_validator import RequestValidator
 from lib.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from lib.webhooks.form import FormVerifier
 from lib.webhooks.ghl import GHL_ED25519_PUBLIC_KEY_PEM, GHL_RSA_PUBLIC_KEY_PEM, GhlVerifier
+from lib.webhooks.standard import StandardWebhookVerifier
 from lib.webhooks.stripe import StripeVerifier
 from lib.webhooks.verifiers import Delivery, Verified
 
@@ -235,3 +239,80 @@ def test_form_body_must_be_a_form():
     )
     broken = delivery(b"CallSid=CA1&oops", {**FORM_TYPE, "X-Twilio-Signature": "x"}, url=URL)
     refused(FORM_VERIFIER, broken, "not valid application/x-www-form-urlencoded", BadRequest)
+
+
+# Standard Webhooks (Svix, Clerk) -----------------------------------------------------------------
+
+SVIX_SECRET = "whsec_" + base64.b64encode(b"standard-webhooks-test-key-32by").decode()
+USER_CREATED = b'{"type": "user.created", "object": "event", "data": {"id": "user_1"}}'
+STANDARD = StandardWebhookVerifier(SVIX_SECRET)
+
+
+def standard_signed(
+    body: bytes,
+    *,
+    prefix: str = "webhook",
+    secret: str = SVIX_SECRET,
+    at: int = NOW,
+    msg_id: str = "msg_1",
+) -> Delivery:
+    signer = standardwebhooks.Webhook(secret)
+    signature = signer.sign(msg_id, datetime.fromtimestamp(at, tz=UTC), body.decode())
+    headers = {f"{prefix}-id": msg_id, f"{prefix}-timestamp": str(at)}
+    return delivery(body, {**headers, f"{prefix}-signature": signature})
+
+
+@pytest.mark.parametrize("prefix", ["webhook", "svix"])
+def test_standard_accepts_a_message_signed_by_the_sdk(prefix: str):
+    verified = STANDARD.verify(standard_signed(USER_CREATED, prefix=prefix))
+    assert verified == Verified(json.loads(USER_CREATED), "msg_1", "user.created")
+
+
+def test_standard_any_v1_signature_may_match_and_other_versions_are_skipped():
+    d = standard_signed(USER_CREATED)
+    good = d.headers["webhook-signature"]
+    headers = {**d.headers, "webhook-signature": f"v1a,{good[3:]} v1,AAAA {good}"}
+    assert STANDARD.verify(delivery(USER_CREATED, headers)).event_id == "msg_1"
+    only_v1a = {**d.headers, "webhook-signature": f"v1a,{good[3:]}"}
+    refused(STANDARD, delivery(USER_CREATED, only_v1a), "webhook-signature has no v1 signature")
+
+
+def test_standard_agrees_with_the_sdk_on_a_fresh_message():
+    now = int(time.time())
+    d = standard_signed(USER_CREATED, at=now)
+    assert standardwebhooks.Webhook(SVIX_SECRET).verify(USER_CREATED, dict(d.headers))
+    assert STANDARD.verify(Delivery(d.body, d.headers, now=now)).event_type == "user.created"
+
+
+def test_standard_refuses_what_the_sender_did_not_sign():
+    signed = standard_signed(USER_CREATED)
+    tampered = Delivery(USER_CREATED.replace(b"user_1", b"user_2"), signed.headers, now=NOW)
+    refused(STANDARD, tampered, "no v1 signature in webhook-signature matches the body")
+    other = "whsec_" + base64.b64encode(b"another-key").decode()
+    refused(STANDARD, standard_signed(USER_CREATED, secret=other), "matches the body")
+    refused(STANDARD, standard_signed(USER_CREATED, at=NOW - 301), "stale webhook: webhook-times")
+    refused(STANDARD, standard_signed(USER_CREATED, at=NOW + 301), "300 s in the future")
+    other_id = {**signed.headers, "webhook-id": "msg_2"}
+    refused(STANDARD, delivery(USER_CREATED, other_id), "matches the body")
+    not_a_time = {**signed.headers, "webhook-timestamp": "1.79e9"}
+    refused(STANDARD, delivery(USER_CREATED, not_a_time), "not a Unix time in seconds")
+
+
+@pytest.mark.parametrize("name", ["svix-id", "svix-timestamp", "svix-signature"])
+def test_standard_refuses_a_missing_header(name: str):
+    headers = dict(standard_signed(USER_CREATED, prefix="svix").headers)
+    del headers[name]
+    refused(STANDARD, delivery(USER_CREATED, headers), f"the {name} header is missing")
+
+
+def test_standard_secret_forms():
+    bare = SVIX_SECRET.removeprefix("whsec_")
+    for secret in (f"v1,{SVIX_SECRET}", bare, bare.rstrip("=")):
+        verified = StandardWebhookVerifier(secret).verify(standard_signed(USER_CREATED))
+        assert verified.event_id == "msg_1"
+    with pytest.raises(ValueError, match="whsec_<base64>"):
+        StandardWebhookVerifier("whsec_not*base64")
+
+
+def test_standard_signed_body_that_is_not_an_object_is_a_bad_request():
+    refused(STANDARD, standard_signed(b'"text"'), "not a JSON object", BadRequest)
