@@ -12,17 +12,20 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import pusher
 import pytest
 import standardwebhooks
 import stripe
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+from pusher.signature import sign as pusher_sign
 from starlette.datastructures import Headers
 from twilio.request_validator import RequestValidator
 
 from lib.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from lib.webhooks.form import FormVerifier
 from lib.webhooks.ghl import GHL_ED25519_PUBLIC_KEY_PEM, GHL_RSA_PUBLIC_KEY_PEM, GhlVerifier
+from lib.webhooks.pusher import PusherVerifier
 from lib.webhooks.standard import StandardWebhookVerifier
 from lib.webhooks.stripe import StripeVerifier
 from lib.webhooks.verifiers import Delivery, Verified
@@ -316,3 +319,60 @@ def test_standard_secret_forms():
 
 def test_standard_signed_body_that_is_not_an_object_is_a_bad_request():
     refused(STANDARD, standard_signed(b'"text"'), "not a JSON object", BadRequest)
+
+
+# Pusher ----------------------------------------------------------------------------------------
+
+APP_KEY, APP_SECRET = "app-key", "app-secret"
+PUSHER = PusherVerifier(APP_KEY, APP_SECRET)
+
+
+def pusher_body(time_ms: int = NOW * 1000) -> bytes:
+    events = [{"name": "channel_occupied", "channel": "private-user-alice"}]
+    return json.dumps({"time_ms": time_ms, "events": events}).encode()
+
+
+def pusher_signed(body: bytes, *, key: str = APP_KEY, secret: str = APP_SECRET) -> Delivery:
+    headers = {"X-Pusher-Key": key, "X-Pusher-Signature": pusher_sign(secret, body.decode())}
+    return delivery(body, headers)
+
+
+def test_pusher_accepts_a_batch_signed_with_the_app_secret():
+    body = pusher_body()
+    assert PUSHER.verify(pusher_signed(body)) == Verified(json.loads(body), None, "events")
+
+
+def test_pusher_agrees_with_the_sdks_validate_webhook():
+    now = time.time()
+    body = pusher_body(int(now * 1000))
+    d = pusher_signed(body)
+    client = pusher.Pusher(app_id="1", key=APP_KEY, secret=APP_SECRET)
+    sdk = client.validate_webhook(APP_KEY, d.headers["x-pusher-signature"], body.decode())
+    assert sdk == PUSHER.verify(Delivery(d.body, d.headers, now=now)).payload
+
+
+def test_pusher_refuses_what_pusher_did_not_sign():
+    body = pusher_body()
+    tampered = Delivery(body.replace(b"alice", b"mallory"), pusher_signed(body).headers, now=NOW)
+    refused(PUSHER, tampered, "X-Pusher-Signature does not match the body")
+    refused(PUSHER, pusher_signed(body, secret="other"), "X-Pusher-Signature does not match")
+    refused(PUSHER, pusher_signed(body, key="other-app"), "X-Pusher-Key is not this app's key")
+    refused(PUSHER, delivery(body, {"X-Pusher-Key": APP_KEY}), "X-Pusher-Signature header is miss")
+    signature_only = {"X-Pusher-Signature": pusher_sign(APP_SECRET, body.decode())}
+    refused(PUSHER, delivery(body, signature_only), "the X-Pusher-Key header is missing")
+    stale = pusher_signed(pusher_body((NOW - 301) * 1000))
+    refused(PUSHER, stale, "stale webhook: time_ms is more than 300 s in the past")
+    refused(PUSHER, pusher_signed(pusher_body((NOW + 301) * 1000)), "300 s in the future")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[]", "not a JSON object"),
+        (b"not json", "not JSON"),
+        (b'{"time_ms": true, "events": []}', "a Pusher webhook body is {"),
+        (b'{"time_ms": 1790000000000, "events": {}}', "a Pusher webhook body is {"),
+    ],
+)
+def test_pusher_signed_body_that_is_not_a_batch_is_a_bad_request(body: bytes, message: str):
+    refused(PUSHER, pusher_signed(body), message, BadRequest)
