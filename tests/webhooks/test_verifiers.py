@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import time
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from lib.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from lib.webhooks.form import FormVerifier
 from lib.webhooks.ghl import GHL_ED25519_PUBLIC_KEY_PEM, GHL_RSA_PUBLIC_KEY_PEM, GhlVerifier
 from lib.webhooks.pusher import PusherVerifier
+from lib.webhooks.shared_secret import SharedSecretVerifier, signature_header
 from lib.webhooks.standard import StandardWebhookVerifier
 from lib.webhooks.stripe import StripeVerifier
 from lib.webhooks.verifiers import Delivery, Verified
@@ -376,3 +378,63 @@ def test_pusher_refuses_what_pusher_did_not_sign():
 )
 def test_pusher_signed_body_that_is_not_a_batch_is_a_bad_request(body: bytes, message: str):
     refused(PUSHER, pusher_signed(body), message, BadRequest)
+
+
+# Our shared-secret scheme (broker bridges) ------------------------------------------------------
+
+BROKER_EVENT = b'{"id": "fill_1", "type": "order.filled", "qty": 2}'
+OLD, NEW = "old-connection-secret", "new-connection-secret"
+SHARED = SharedSecretVerifier([NEW, OLD])
+
+
+def broker_signed(body: bytes, *, secret: str = NEW, at: int = NOW) -> Delivery:
+    """Signed from the module docstring's definition, not with the module's own helper."""
+    digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"X-Webhook-Timestamp": str(at), "X-Webhook-Signature": f"v1={digest}"}
+    return delivery(body, headers)
+
+
+def test_shared_secret_accepts_either_secret_while_rotating():
+    expected = Verified(json.loads(BROKER_EVENT), "fill_1", "order.filled")
+    assert SHARED.verify(broker_signed(BROKER_EVENT, secret=NEW)) == expected
+    assert SHARED.verify(broker_signed(BROKER_EVENT, secret=OLD)) == expected
+    both = broker_signed(BROKER_EVENT, secret=OLD).headers["x-webhook-signature"]
+    headers = {"X-Webhook-Timestamp": str(NOW), "X-Webhook-Signature": f"v1=00, {both}"}
+    assert SHARED.verify(delivery(BROKER_EVENT, headers)) == expected
+
+
+def test_shared_secret_signature_header_is_the_documented_scheme():
+    made = signature_header(NEW, NOW, BROKER_EVENT)
+    assert made == broker_signed(BROKER_EVENT).headers["x-webhook-signature"]
+
+
+def test_shared_secret_refuses_what_the_sender_did_not_sign():
+    signed = broker_signed(BROKER_EVENT)
+    tampered = Delivery(BROKER_EVENT.replace(b"2", b"20"), signed.headers, now=NOW)
+    refused(SHARED, tampered, "no v1 signature in X-Webhook-Signature matches the body")
+    refused(SHARED, broker_signed(BROKER_EVENT, secret="retired"), "matches the body")
+    refused(SHARED, broker_signed(BROKER_EVENT, at=NOW - 301), "stale webhook: X-Webhook-Timest")
+    refused(SHARED, broker_signed(BROKER_EVENT, at=NOW + 301), "300 s in the future")
+    moved = {**signed.headers, "x-webhook-timestamp": str(NOW + 1)}
+    refused(SHARED, delivery(BROKER_EVENT, moved), "matches the body")
+    refused(SHARED, delivery(BROKER_EVENT, {}), "the X-Webhook-Timestamp header is missing")
+    no_signature = {"X-Webhook-Timestamp": str(NOW)}
+    refused(SHARED, delivery(BROKER_EVENT, no_signature), "X-Webhook-Signature header is missing")
+    unversioned = {**signed.headers, "x-webhook-signature": "sha256=00"}
+    refused(SHARED, delivery(BROKER_EVENT, unversioned), "has no v1=<hex> signature")
+    not_a_time = {**signed.headers, "x-webhook-timestamp": "soon"}
+    refused(SHARED, delivery(BROKER_EVENT, not_a_time), "not a Unix time in seconds")
+
+
+def test_shared_secret_configuration():
+    with pytest.raises(TypeError, match="a list of secrets"):
+        SharedSecretVerifier(NEW)
+    with pytest.raises(ValueError, match="at least one webhook secret"):
+        SharedSecretVerifier(["", ""])
+    assert NEW not in repr(SHARED)
+
+
+def test_shared_secret_signed_body_that_is_not_an_object_is_a_bad_request():
+    refused(SHARED, broker_signed(b"[]"), "not a JSON object", BadRequest)
+    verified = SHARED.verify(broker_signed(b"{}"))
+    assert (verified.event_id, verified.event_type) == (None, "")
