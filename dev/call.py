@@ -28,7 +28,7 @@ from dev.env import ROOT, read
 from dev.fake_openai import DEFAULT_SCRIPT
 from dev.phone import Phone, stream_of
 from dev.speech import speech
-from lib.features.calls import signature
+from lib.webhooks import form as signature
 
 WAIT_S = 30.0
 

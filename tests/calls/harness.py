@@ -30,7 +30,7 @@ from dev.phone import Phone, stream_of
 from dev.stack import Stack
 from lib.config import Settings
 from lib.db import Database
-from lib.features.calls import signature
+from lib.webhooks import form as signature
 from lib.features.calls.webhooks import incoming, status
 from lib.web import function
 from tests.support import asgi_client, stack_settings

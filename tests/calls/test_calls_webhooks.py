@@ -11,7 +11,8 @@ from functools import partial
 import pytest
 
 from dev.stack import Stack
-from lib.features.calls import signature, twiml
+from lib.features.calls import twiml
+from lib.webhooks import form as signature
 from lib.features.calls.webhooks import incoming
 from lib.web import function
 from tests.calls.harness import PUBLIC, VoiceWorld, api_settings
