@@ -14,6 +14,19 @@ from starlette.types import ASGIApp
 
 from dev.stack import Stack
 from lib.config import Settings, load_settings
+from lib.services import Services
+
+
+def stack_env(stack: Stack, **env: str) -> dict[str, str]:
+    """The environment of an app served by `stack` (development), with overrides."""
+    return {**stack.env(), "SOCKLESS_ENV": "development", **env}
+
+
+def stack_services(stack: Stack, **env: str) -> Services:
+    """Services for the enabled features against `stack` (the parts a test hands an app)."""
+    from lib.features import BUNDLE
+
+    return BUNDLE.services(stack_env(stack, **env))
 
 
 def stack_settings(stack: Stack, **env: str) -> Settings:
