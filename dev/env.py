@@ -45,6 +45,31 @@ def role_key(jwt_secret: str, role: str) -> str:
     return jwt.encode(claims, jwt_secret, algorithm="HS256")
 
 
+def webhook_secrets() -> dict[str, str]:
+    """A local signing secret for every webhook provider, in that provider's own format, so
+    each can be exercised with its real scheme: Stripe's and Clerk's (Svix) `whsec_` secrets,
+    and an Ed25519 key pair standing in for HighLevel's (the public half is what the api
+    checks; the private half signs the local stand-in's deliveries)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return {
+        "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(24),
+        "CLERK_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+        "GHL_WEBHOOK_ED25519_PUBLIC_KEY": public.decode().strip().replace("\n", "\\n"),
+        "GHL_DEV_SIGNING_KEY": private.decode().strip().replace("\n", "\\n"),
+    }
+
+
 def generated(current: Mapping[str, str]) -> dict[str, str]:
     """Local secrets for every blank generated variable, consistent with each other."""
     jwt_secret = current.get("SUPABASE_JWT_SECRET") or secrets.token_urlsafe(40)
@@ -59,6 +84,7 @@ def generated(current: Mapping[str, str]) -> dict[str, str]:
         "BRIDGE_TOKEN_SECRET": secrets.token_urlsafe(32),
         "SIGNALWIRE_SIGNING_KEY": secrets.token_urlsafe(24),
         "PUSHER_ENCRYPTION_MASTER_KEY_BASE64": base64.b64encode(secrets.token_bytes(32)).decode(),
+        **webhook_secrets(),
     }
     keys_match_secret = "SUPABASE_JWT_SECRET" in current
     result = {}

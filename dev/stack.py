@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dev import env as dev_env
 from dev import migrate, postgres
 from dev.env import ROOT, load_into_environ, write_local_env
 from dev.gateway import Gateway, PusherForwarder
@@ -62,6 +63,8 @@ class StackConfig:
     """The fake OpenAI's port; None = the port in OPENAI_REALTIME_URL (8081), 0 = any."""
     bridge_token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     voice_signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    webhook_secrets: dict[str, str] = field(default_factory=lambda: dev_env.webhook_secrets())
+    """STRIPE_WEBHOOK_SECRET, CLERK_WEBHOOK_SECRET, the local HighLevel key pair (dev.env)."""
     public_base_url: str = ""
     """What telephony webhooks are signed against (a tunnel's URL); blank: the api's URL."""
     ephemeral: bool = False
@@ -92,6 +95,9 @@ class StackConfig:
             bridge_port=int(env.get("BRIDGE_PORT") or 8080),
             bridge_token_secret=env.get("BRIDGE_TOKEN_SECRET") or secrets.token_urlsafe(32),
             voice_signing_key=env.get("SIGNALWIRE_SIGNING_KEY") or secrets.token_urlsafe(24),
+            webhook_secrets={
+                name: env.get(name) or value for name, value in dev_env.webhook_secrets().items()
+            },
             public_base_url=env.get("PUBLIC_BASE_URL", ""),
             database_url=env.get("DATABASE_URL") or None,
         )
@@ -168,6 +174,7 @@ class Stack:
             "SIGNALWIRE_SIGNING_KEY": self.config.voice_signing_key,
             "PUBLIC_BASE_URL": self.config.public_base_url or self.api_base_url,
             "BRIDGE_URL": self.voice.bridge_url if self.voice else "",
+            **self.config.webhook_secrets,
         }
 
     def _port(self, port: int) -> int:
