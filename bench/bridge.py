@@ -12,7 +12,7 @@ is what is measured:
   echoed on arrival;
 - OpenAI: a WebSocket server that answers every `input_audio_buffer.append` at once with a
   `response.output_audio.delta` carrying the same audio, so each frame comes back to its phone;
-- Supabase: a stub of the two PostgREST calls a call makes (read the call, save it).
+- Supabase: a stub of the two PostgREST calls a call makes (claim the call, save it).
 
 Latency = a frame's round trip, phone -> bridge -> OpenAI -> bridge -> phone. The same phones
 talking straight to an echo of the media-stream protocol give the baseline (two loopback hops
@@ -42,7 +42,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-from bench.bridge_support import FRAME_MS, SECRET, LightPhone, Samples, start_message
+from bench.bridge_support import (
+    FRAME_MS,
+    PATH_SECRET,
+    SECRET,
+    LightPhone,
+    Samples,
+    start_message,
+)
 from bench.docs_section import (
     DATE,
     LOAD,
@@ -122,6 +129,8 @@ async def bridge_process(
     env = {
         **os.environ,
         "BRIDGE_TOKEN_SECRET": SECRET,
+        "BRIDGE_PATH_SECRET": PATH_SECRET,
+        "BRIDGE_URL": "",
         "SUPABASE_URL": f"http://127.0.0.1:{rest_port}",
         "SUPABASE_SERVICE_ROLE_KEY": "bench",
         "OPENAI_API_KEY": "",
@@ -190,7 +199,7 @@ async def level(calls: int, seconds: float, mark_every_ms: float = 0) -> dict[st
         baseline = await talk(echo_port, "/direct", calls, seconds, None, echo_pid)
         async with bridge_process(rest_port, echo_port, mark_every_ms) as (port, pid):
             await asyncio.sleep(0.5)  # let the fresh process settle before its RSS is read
-            through = await talk(port, "/media", calls, seconds, pid, echo_pid)
+            through = await talk(port, f"/{PATH_SECRET}/media", calls, seconds, pid, echo_pid)
     return {
         "calls": calls,
         "mark_every_ms": mark_every_ms,

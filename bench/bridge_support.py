@@ -23,13 +23,15 @@ from dataclasses import dataclass, field
 from lib.features.calls import token
 
 SECRET = "bench-stream-secret"  # noqa: S105 - a local benchmark key
+PATH_SECRET = "bench-path-secret-0123456789"  # noqa: S105 - the bridge's stream path secret
 FRAME_MS = 20
 ZERO_MASK = bytes(4)
 """Client frames must be masked; on loopback a zero key keeps the XOR out of the measurement."""
 
 
 async def rest_stub(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """PostgREST, as far as the bridge uses it: GET /calls?id=eq.X, POST /rpc/calls_finish."""
+    """PostgREST, as far as the bridge uses it: POST /rpc/calls_stream_start (the call),
+    POST /rpc/calls_finish."""
     with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
         while line := await reader.readline():
             method, target = line.decode().split()[:2]
@@ -38,19 +40,17 @@ async def rest_stub(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
                 name, _, value = header.decode().partition(":")
                 if name.lower() == "content-length":
                     length = int(value)
-            await reader.readexactly(length)
-            if method == "GET":
-                call_id = re.search(r"eq\.([0-9a-f-]+)", target)
-                body = [
-                    {
-                        "id": call_id[1] if call_id else "",
-                        "owner_id": "bench",
-                        "direction": "inbound",
-                        "goal": "bench",
-                        "context": {},
-                        "finished_at": None,
-                    }
-                ]
+            sent = await reader.readexactly(length)
+            if method == "POST" and target.endswith("/rpc/calls_stream_start"):
+                call = {
+                    "id": json.loads(sent)["p_call_id"],
+                    "owner_id": "bench",
+                    "direction": "inbound",
+                    "goal": "bench",
+                    "context": {},
+                    "finished_at": None,
+                }
+                body = {"started": True, "reason": None, "call": call}
             else:
                 body = {"call": {}, "events": [], "duplicate": False}  # type: ignore[assignment]
             data = json.dumps(body).encode()

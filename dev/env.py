@@ -82,6 +82,7 @@ def generated(current: Mapping[str, str]) -> dict[str, str]:
         "PUSHER_KEY": secrets.token_hex(10),
         "PUSHER_SECRET": secrets.token_hex(20),
         "BRIDGE_TOKEN_SECRET": secrets.token_urlsafe(32),
+        "BRIDGE_PATH_SECRET": secrets.token_urlsafe(24),
         "SIGNALWIRE_SIGNING_KEY": secrets.token_urlsafe(24),
         "PUSHER_ENCRYPTION_MASTER_KEY_BASE64": base64.b64encode(secrets.token_bytes(32)).decode(),
         **webhook_secrets(),

@@ -65,6 +65,8 @@ class FakeSession:
     generated_ms: dict[str, float] = field(default_factory=dict)
     transcripts: list[str] = field(default_factory=list)
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    audio_in: bytearray = field(default_factory=bytearray)
+    """Every input_audio_buffer.append's audio, decoded, in order."""
     closed: bool = False
 
 
@@ -153,6 +155,7 @@ class Connection:
 
     async def append(self, audio: bytes) -> None:
         window = 20 * (8 if self.encoding == "pcmu" else 48)
+        self.record.audio_in += audio
         self.buffer += audio
         while len(self.buffer) >= window:
             frame, self.buffer = self.buffer[:window], self.buffer[window:]

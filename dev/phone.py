@@ -13,6 +13,9 @@ between utterances, `timestamp` = ms since the stream began); it plays what it r
 real-time pace, echoing each `mark` once the audio queued before it has played, and on `clear`
 drops the queued audio and echoes every pending mark at once. Everything it plays is kept
 (`heard`), with the marks it echoed and the clears it honoured.
+L16 (`pcm24k`) travels as the provider sends it, big-endian (network byte order, RFC 3551):
+the phone swaps what it says (dev.speech makes little-endian PCM) and what it hears, so `heard`
+is little-endian PCM again and `wire_in` / `wire_out` keep the bytes as they were on the wire.
 Also here, the other half of the provider: reading TwiML (`stream_of`).
 """
 
@@ -34,7 +37,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from dev.speech import BYTES_PER_MS, Encoding, silence
+from dev.speech import BYTES_PER_MS, Encoding, silence, swap16
 
 FRAME_MS = 20
 FORMATS: dict[Encoding, dict[str, Any]] = {
@@ -92,6 +95,12 @@ class Phone:
         self._speaker = _Speaker()
         self._on_media = on_media
         self.heard = bytearray()
+        self._on_wire = swap16 if encoding == "pcm24k" else bytes
+        """PCM <-> what the provider sends (L16 is big-endian; μ-law has no byte order)."""
+        self.wire_in = bytearray()
+        """Every media payload received, as it was on the wire."""
+        self.wire_out = bytearray()
+        """Every media payload sent, as it was on the wire."""
         self.received_bytes = 0
         self.marks_echoed: list[tuple[str, float]] = []
         """(mark name, ms heard when it was echoed)"""
@@ -190,7 +199,8 @@ class Phone:
         for tick in itertools.count(1):
             if self.close_code is not None:
                 return
-            frame = self._mic.popleft() if self._mic else self._silence
+            frame = self._on_wire(self._mic.popleft() if self._mic else self._silence)
+            self.wire_out += frame
             media = {
                 "track": "inbound",
                 "chunk": str(next(self._chunk)),
@@ -254,7 +264,9 @@ class Phone:
             return
         speaker = self._speaker
         if event == "media":
-            audio = base64.b64decode(message["media"]["payload"])
+            wire = base64.b64decode(message["media"]["payload"])
+            self.wire_in += wire
+            audio = self._on_wire(wire)
             self.received_bytes += len(audio)
             speaker.queue.append(audio)
             speaker.queued_bytes += len(audio)

@@ -5,7 +5,8 @@ a level meter, and spoken phrases.
 are installed (`apt-get install espeak-ng sox`), else falls back to a generated, speech-like
 burst (a seeded mix of tones and noise, loud enough for any energy VAD). Either way the
 result is raw audio in the requested encoding: `pcmu` (μ-law 8 kHz) or `pcm24k` (16-bit
-little-endian, 24 kHz). Pure Python (audioop is gone in Python 3.13).
+little-endian, 24 kHz: what OpenAI's audio/pcm is; `swap16` gives the big-endian L16 a
+provider's stream carries). Pure Python (audioop is gone in Python 3.13).
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ def encode(samples: list[int], encoding: Encoding) -> bytes:
     if encoding == "pcmu":
         return bytes(linear_to_ulaw(sample) for sample in samples)
     return struct.pack(f"<{len(samples)}h", *samples)
+
+
+def swap16(audio: bytes) -> bytes:
+    """16-bit samples with their two bytes swapped: little-endian PCM <-> big-endian L16."""
+    swapped = bytearray(audio)
+    swapped[0 : len(audio) & ~1 : 2] = audio[1 : len(audio) & ~1 : 2]
+    swapped[1 : len(audio) & ~1 : 2] = audio[0 : len(audio) & ~1 : 2]
+    return bytes(swapped)
 
 
 def mean_level(audio: bytes, encoding: Encoding) -> float:

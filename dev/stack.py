@@ -62,6 +62,8 @@ class StackConfig:
     openai_port: int | None = None
     """The fake OpenAI's port; None = the port in OPENAI_REALTIME_URL (8081), 0 = any."""
     bridge_token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    bridge_path_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    """The bridge takes streams only at /<this>/media; BRIDGE_URL carries it for the api."""
     voice_signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     webhook_secrets: dict[str, str] = field(default_factory=lambda: dev_env.webhook_secrets())
     """STRIPE_WEBHOOK_SECRET, CLERK_WEBHOOK_SECRET, the local HighLevel key pair (dev.env)."""
@@ -94,6 +96,7 @@ class StackConfig:
             realtime_port=int(env.get("PUSHER_PORT") or 6001),
             bridge_port=int(env.get("BRIDGE_PORT") or 8080),
             bridge_token_secret=env.get("BRIDGE_TOKEN_SECRET") or secrets.token_urlsafe(32),
+            bridge_path_secret=env.get("BRIDGE_PATH_SECRET") or secrets.token_urlsafe(24),
             voice_signing_key=env.get("SIGNALWIRE_SIGNING_KEY") or secrets.token_urlsafe(24),
             webhook_secrets={
                 name: env.get(name) or value for name, value in dev_env.webhook_secrets().items()
@@ -171,6 +174,7 @@ class Stack:
             "PUSHER_HOST": self.realtime.host if self.realtime else "",
             "PUSHER_PORT": str(self.realtime.port) if self.realtime else "",
             "BRIDGE_TOKEN_SECRET": self.config.bridge_token_secret,
+            "BRIDGE_PATH_SECRET": self.config.bridge_path_secret,
             "SIGNALWIRE_SIGNING_KEY": self.config.voice_signing_key,
             "PUBLIC_BASE_URL": self.config.public_base_url or self.api_base_url,
             "BRIDGE_URL": self.voice.bridge_url if self.voice else "",

@@ -2,14 +2,15 @@
 bridge (worker/) and, unless a real OpenAI Realtime URL is configured, the fake OpenAI.
 
     with serve_voice_in_thread(env, bridge_port=8080) as voice:
-        voice.bridge_url    # ws://127.0.0.1:8080   -> BRIDGE_URL for the api functions
+        voice.bridge_url    # ws://127.0.0.1:8080/<BRIDGE_PATH_SECRET>  -> BRIDGE_URL for the api
         voice.openai_url    # ws://127.0.0.1:8081/v1/realtime (the fake), or the real URL
 
 `env` is what the bridge reads (worker/config.py): the stack's Supabase and Pusher settings,
-BRIDGE_TOKEN_SECRET, OPENAI_*. With OPENAI_API_KEY set and OPENAI_REALTIME_URL off loopback,
-the real service is used and no fake is started; a loopback OPENAI_REALTIME_URL gets the fake
-on that URL's port (`openai_port` overrides it; 0 = any free port). Stopping ends active calls
-quickly (a short drain: this is a developer's Ctrl-C, not a deploy).
+BRIDGE_TOKEN_SECRET, BRIDGE_PATH_SECRET (streams are accepted only under it), OPENAI_*.
+With OPENAI_API_KEY set and OPENAI_REALTIME_URL off loopback, the real service is used and no
+fake is started; a loopback OPENAI_REALTIME_URL gets the fake on that URL's port
+(`openai_port` overrides it; 0 = any free port). Stopping ends active calls quickly (a short
+drain: this is a developer's Ctrl-C, not a deploy).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class _Runner:
             bridge = await stack.enter_async_context(
                 Bridge(config).running(self._host, self._bridge_port)
             )
-            self.address = VoiceAddress(bridge.url, url, use_fake)
+            self.address = VoiceAddress(bridge.base_url, url, use_fake)
             self._ready.set()
             await self._stop.wait()
 

@@ -37,7 +37,8 @@ async def _serve(bridge: Bridge, host: str | None, port: int | None) -> bool:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, bridge.shutdown)
-    print(f"bridge: listening on {bridge.url} (media {bridge.media_url})", flush=True)
+    # the path secret stays out of the logs
+    print(f"bridge: listening on {bridge.url} (media: /<BRIDGE_PATH_SECRET>/media)", flush=True)
     await bridge.stopping.wait()
     return await bridge.wait_closed()
 

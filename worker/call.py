@@ -3,8 +3,10 @@
     1. handshake   read frames until `start` (bounded by start_timeout_s)
     2. token       start.customParameters {callId, token} checked before anything else;
                    a bad or expired token closes the socket (1008) and nothing is recorded
-    3. the call    read from the database by id (service role); an unknown or already finished
-                   call, or one already streaming, is closed (1008)
+    3. the call    claimed for this stream in the database (calls_stream_start, service role,
+                   atomic): an unknown, terminal or finished call, or one whose stream already
+                   started (on any machine), is closed (1008). A call streams once, so a
+                   replayed webhook's fresh token gets nothing
     4. OpenAI      connect (GA, no beta header), session.update from the call's goal and
                    context, a greeting; then the Conversation until someone ends it
     5. the end     bridge-decided ends (end_call, time limit, shutdown) hang up through the
@@ -14,8 +16,8 @@
                    queues `call-ended`; then the event is published (worker.publish)
 
 Every call that passed step 3 is saved, however it ends (a bug in the call's own code is
-saved as `bridge_error`); only a database that stays down past every retry loses the record,
-and then the whole record is written to the log.
+saved as `bridge_error`). A record calls_finish refuses for good (or past every retry) is kept
+in calls_dead_letters with the error; only if that fails too is the whole record only logged.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import httpx
@@ -40,7 +43,7 @@ from worker.conversation import Conversation, Stats
 from worker.hangup import hang_up
 from worker.publish import PusherHttp, publish_saved
 from worker.store import CallRecord, CallStore, FinishedCall, StoreError
-from worker.summary import extractive, summarize
+from worker.summary import Summary, extractive, summarize
 from worker.transcript import Transcript
 
 log = logging.getLogger("worker.call")
@@ -49,6 +52,7 @@ CALL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 BRIDGE_ENDED = {"end_call", "max_duration", "shutdown"}
 OPENAI_MAX_SIZE = 16 * 2**20
 SUMMARY_BUDGET_S = 15.0
+REFUSED = "unknown, finished or already streaming call"
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class CallSession:
         self._conversation: Conversation | None = None
         self._end_reason: str | None = None
         self.call_id: str | None = None
+        self.stream_id = uuid.uuid4().hex
+        """This socket's claim on its call (calls_stream_start): a call streams once."""
         self.saved: bool | None = None
         """None until there is a call to save; then whether it was saved."""
         self.save_deadline: float | None = None
@@ -98,14 +104,19 @@ class CallSession:
             log.warning("stream refused: invalid token (call %r)", call_id[:40])
             await self._caller.close(1008, "invalid stream token")
             return
+        if call_id in self._active:
+            await self._caller.close(1008, REFUSED)
+            return
         try:
-            record = await self._services.store.fetch(call_id)
+            claim = await self._services.store.stream_start(call_id, self.stream_id)
         except StoreError as exc:
-            log.error("call %s: cannot read the call: %s", call_id, exc)
+            log.error("call %s: cannot start the stream: %s", call_id, exc)
             await self._caller.close(1011, "calls unavailable")
             return
-        if record is None or record.finished or call_id in self._active:
-            await self._caller.close(1008, "unknown, finished or already streaming call")
+        record = claim.record
+        if record is None:
+            log.warning("stream refused: call %s is %s", call_id, claim.refused)
+            await self._caller.close(1008, REFUSED)
             return
         self.call_id = call_id
         self._active[call_id] = self
@@ -165,7 +176,9 @@ class CallSession:
         self, record: CallRecord, start: telephony.StartInfo, transcript: Transcript, stats: Stats
     ) -> str:
         try:
-            audio = telephony.audio_format(start.mediaFormat)
+            audio = telephony.audio_format(
+                start.mediaFormat, l16_byte_order=self._config.l16_byte_order
+            )
         except telephony.UnsupportedFormat as exc:
             log.error("call %s: unsupported audio: %s", record.id, exc)
             return "unsupported_audio"
@@ -227,7 +240,7 @@ class CallSession:
 
     async def _summary(
         self, finished: FinishedCall, record: CallRecord, transcript: Transcript
-    ) -> str:
+    ) -> Summary:
         entries = transcript.entries()
         budget = SUMMARY_BUDGET_S
         if self.save_deadline is not None:
@@ -243,27 +256,49 @@ class CallSession:
                     http=self._services.http,
                 )
         except TimeoutError:
-            return extractive(
+            text = extractive(
                 entries, goal=record.goal, outcome=finished.outcome, notes=finished.outcome_notes
             )
+            return Summary(text, "extractive")
 
     async def _save(
         self, finished: FinishedCall, record: CallRecord, transcript: Transcript
     ) -> None:
         summary = await self._summary(finished, record, transcript)
-        finished = FinishedCall(**{**finished.__dict__, "summary": summary})
+        finished = replace(finished, summary=summary.text, summary_kind=summary.kind)
+        store = self._services.store
         try:
-            result = await self._services.store.finish(
+            result = await store.finish(
                 finished, attempts=self._config.save_attempts, deadline=self.save_deadline
             )
         except StoreError as exc:
             self.saved = False
-            log.error("call %s NOT SAVED: %s; record: %s", record.id, exc, _record(finished))
+            await self._dead_letter(finished, exc)
             return
         self.saved = True
         log.info("call %s saved (%s)", record.id, finished.end_reason)
         await publish_saved(
             result.get("events") or [], pusher=self._services.pusher, store=self._services.store
+        )
+
+    async def _dead_letter(self, finished: FinishedCall, refusal: StoreError) -> None:
+        """Keep a record calls_finish would not take (calls_dead_letters); the log gets the
+        whole record only if even that fails."""
+        try:
+            letter = await self._services.store.dead_letter(
+                finished, str(refusal), attempts=3, deadline=self.save_deadline
+            )
+        except StoreError as exc:
+            log.error(
+                "call %s NOT SAVED: %s; dead letter failed too: %s; record: %s",
+                finished.call_id,
+                refusal,
+                exc,
+                _record(finished),
+            )
+            return
+        log.error(
+            "call %s NOT SAVED: %s; kept as dead letter %d", finished.call_id, refusal, letter
         )
 
 

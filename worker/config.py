@@ -7,13 +7,17 @@ shares with the api functions have the same names (.env.example lists them all).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
 VoiceProvider = Literal["signalwire", "twilio"]
+ByteOrder = Literal["big", "little"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PATH_SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
+"""One URL path segment: what `secrets.token_urlsafe(24)` makes (32 characters)."""
 
 
 class Secret:
@@ -49,6 +53,10 @@ class BridgeConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     token_secret: Secret = field(default_factory=_secret)
+    path_secret: Secret = field(default_factory=_secret)
+    """Streams are accepted only at /<path_secret>/media (BRIDGE_URL = wss://host/<secret>);
+    any other path is refused before the WebSocket upgrade. Blank: /media (tests only;
+    `load` requires one)."""
     # where calls are read and saved (PostgREST, service role)
     supabase_url: str = "http://127.0.0.1:54321"
     supabase_service_role_key: Secret = field(default_factory=_secret)
@@ -88,7 +96,12 @@ class BridgeConfig:
     shutdown_timeout_s: float = 290.0
     """From SIGTERM to exit, everything saved; below Fly's kill_timeout (300 s)."""
     goodbye_timeout_s: float = 10.0
-    start_timeout_s: float = 10.0
+    start_timeout_s: float = 2.0
+    """A socket that sends no valid `start` within this is closed (1008)."""
+    l16_byte_order: ByteOrder = "big"
+    """Byte order of L16 on the provider's stream: RFC 3551 says network order (big-endian);
+    OpenAI's audio/pcm is little-endian, so the bridge swaps both ways. `little` passes L16
+    through untouched, for a provider found to send little-endian."""
     max_frame_bytes: int = 65_536
     """Inbound frames over this are dropped and counted; 16x this closes the socket."""
     mark_every_ms: float = 0.0
@@ -96,11 +109,22 @@ class BridgeConfig:
     save_attempts: int = 6
 
     def __post_init__(self) -> None:
+        if self.path_secret and not PATH_SECRET.fullmatch(self.path_secret.get()):
+            raise ValueError(
+                "BRIDGE_PATH_SECRET must be 16-128 characters of A-Z a-z 0-9 _ - "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+            )
         if self.drain_s + self.goodbye_timeout_s >= self.shutdown_timeout_s:
             raise ValueError(
                 "BRIDGE_DRAIN_S + BRIDGE_GOODBYE_TIMEOUT_S must stay below "
                 "BRIDGE_SHUTDOWN_TIMEOUT_S (time is needed to save the calls)"
             )
+
+    @property
+    def media_path(self) -> str:
+        """The one path streams are accepted at."""
+        secret = self.path_secret.get()
+        return f"/{secret}/media" if secret else "/media"
 
     @property
     def openai_url(self) -> str:
@@ -142,10 +166,23 @@ def load(env: Mapping[str, str] | None = None) -> BridgeConfig:
     if provider not in ("signalwire", "twilio"):
         raise ValueError(f"VOICE_PROVIDER={provider!r}: expected signalwire or twilio")
     port = get("PUSHER_PORT")
+    byte_order = get("BRIDGE_L16_BYTE_ORDER", "big")
+    if byte_order not in ("big", "little"):
+        raise ValueError(f"BRIDGE_L16_BYTE_ORDER={byte_order!r}: expected big or little")
+    # one value can serve both sides: BRIDGE_URL=wss://host/<secret> (the api streams to
+    # $BRIDGE_URL/media) gives the bridge its secret when BRIDGE_PATH_SECRET is not set
+    public_path = urlsplit(get("BRIDGE_URL")).path.strip("/")
+    path_secret = get("BRIDGE_PATH_SECRET") or public_path
+    if public_path and public_path != path_secret:
+        raise ValueError(
+            "BRIDGE_URL's path must be /$BRIDGE_PATH_SECRET (the api streams calls to "
+            "$BRIDGE_URL/media and the bridge accepts them only at /$BRIDGE_PATH_SECRET/media)"
+        )
     config = BridgeConfig(
         host=get("BRIDGE_HOST", "127.0.0.1"),
         port=int(number("BRIDGE_PORT", 8080)),
         token_secret=Secret(get("BRIDGE_TOKEN_SECRET")),
+        path_secret=Secret(path_secret),
         supabase_url=get("SUPABASE_URL", "http://127.0.0.1:54321").rstrip("/"),
         supabase_service_role_key=Secret(get("SUPABASE_SERVICE_ROLE_KEY")),
         openai_api_key=Secret(get("OPENAI_API_KEY")),
@@ -175,12 +212,18 @@ def load(env: Mapping[str, str] | None = None) -> BridgeConfig:
         drain_s=number("BRIDGE_DRAIN_S", 240),
         shutdown_timeout_s=number("BRIDGE_SHUTDOWN_TIMEOUT_S", 290),
         goodbye_timeout_s=number("BRIDGE_GOODBYE_TIMEOUT_S", 10),
-        start_timeout_s=number("BRIDGE_START_TIMEOUT_S", 10),
+        start_timeout_s=number("BRIDGE_START_TIMEOUT_S", 2),
+        l16_byte_order=byte_order,  # type: ignore[arg-type]
         max_frame_bytes=int(number("BRIDGE_MAX_FRAME_BYTES", 65_536)),
         mark_every_ms=number("BRIDGE_MARK_EVERY_MS", 0),
     )
     if not config.token_secret:
         raise ValueError("BRIDGE_TOKEN_SECRET is required (the api mints stream tokens with it)")
+    if not config.path_secret:
+        raise ValueError(
+            "BRIDGE_PATH_SECRET (or a BRIDGE_URL ending in /<secret>) is required: streams are "
+            "accepted only at /<secret>/media, and the api's BRIDGE_URL ends with /<secret>"
+        )
     if not config.openai_api_key and not config.openai_is_loopback:
         raise ValueError("OPENAI_API_KEY is required unless OPENAI_REALTIME_URL is loopback")
     return config

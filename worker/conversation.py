@@ -3,7 +3,8 @@
 Three tasks, named and owned by one TaskGroup; the first to decide the call is over raises
 `Hangup(reason)`, which cancels the others:
 
-    caller      telephony frames: media -> input_audio_buffer.append (passed through), mark
+    caller      telephony frames: media -> input_audio_buffer.append (μ-law as is, L16 byte-
+                swapped to little-endian: telephony.AudioFormat), mark
                 echoes -> Playback, dtmf -> stats, stop -> Hangup("caller_hangup"). Binary,
                 oversized (> max_frame_bytes) and malformed frames are dropped and counted.
     openai      server events: audio deltas -> media + mark to the caller as they arrive;
@@ -167,7 +168,7 @@ class Conversation:
         match frame:
             case telephony.Media(media=media) if media.track in ("inbound", "inbound_track"):
                 self.stats.media_in += 1
-                await self._to_openai(rt.append_audio(media.payload))
+                await self._to_openai(rt.append_audio(self._audio.to_openai(media.payload)))
             case telephony.Mark(mark=mark):
                 if self.playback.acknowledge(mark.name):
                     self.stats.marks_heard += 1
@@ -237,7 +238,7 @@ class Conversation:
         self.transcript.began(delta.item_id)
         mark = self.playback.sent(delta.item_id, self._audio.duration_ms(delta.delta))
         self._idle.clear()
-        media = telephony.media(self._sid, delta.delta)
+        media = telephony.media(self._sid, self._audio.to_caller(delta.delta))
         if mark is None:
             await self._to_caller(media)
         else:  # one socket write for both (worker/wire.py)

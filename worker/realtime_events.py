@@ -150,7 +150,15 @@ def parse(text: str | bytes) -> ServerEvent:
     try:
         return _SERVER_EVENT.validate_json(text)
     except ValidationError as exc:
-        raise EventError(exc.errors(include_url=False)[0]["msg"]) from exc
+        error = exc.errors(include_url=False)[0]
+        if error["type"] != "json_invalid":
+            raise EventError(error["msg"]) from exc
+    # pydantic's parser refuses a lone surrogate escape ("\ud800"), which a transcript can
+    # carry; Python's json takes it (worker.store removes it before saving)
+    try:
+        return _SERVER_EVENT.validate_python(json.loads(text))
+    except (ValueError, ValidationError) as exc:
+        raise EventError(str(exc)[:200]) from exc
 
 
 # -- client events ---------------------------------------------------------------------------

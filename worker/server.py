@@ -2,11 +2,17 @@
 
     GET /health   200 {"status": "healthy", "activeCalls": N, "uptime": S}
                   503 {"status": "draining", ...} once shutdown has begun
-    GET /media    the provider's media-stream WebSocket (503 while draining)
-    anything else 404
+    GET /<BRIDGE_PATH_SECRET>/media   the provider's media-stream WebSocket (503 while draining)
+    anything else 404, before any WebSocket upgrade (a wrong or missing secret included)
 
     async with Bridge(config).running(port=0) as bridge:   # tests, the local stack
-        bridge.media_url                                   # ws://127.0.0.1:<port>/media
+        bridge.base_url     # ws://127.0.0.1:<port>/<secret>  -> BRIDGE_URL for the api
+        bridge.media_url    # ws://127.0.0.1:<port>/<secret>/media
+
+The secret path keeps scanners and stray clients off the stream endpoint (they never get a
+socket); the stream token in `start` still decides which call a stream is, and a socket that
+sends no valid `start` within `start_timeout_s` (2 s) is closed, so idle sockets cannot fill
+the machine's connection limit.
     bridge.shutdown()                                      # what SIGTERM/SIGINT call
 
 Shutdown (Fly sends SIGTERM, then kills after kill_timeout): the bridge stops taking calls
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import time
@@ -133,8 +140,13 @@ class Bridge:
         return f"ws://{host}:{self.port}"
 
     @property
+    def base_url(self) -> str:
+        """What the api's BRIDGE_URL is for this bridge (with the path secret)."""
+        return f"{self.url}{self.config.media_path.removesuffix('/media')}"
+
+    @property
     def media_url(self) -> str:
-        return f"{self.url}/media"
+        return f"{self.url}{self.config.media_path}"
 
     @property
     def health_url(self) -> str:
@@ -167,7 +179,7 @@ class Bridge:
             del response.headers["Content-Type"]
             response.headers["Content-Type"] = "application/json"
             return response
-        if path != "/media":
+        if not hmac.compare_digest(path.encode(), self.config.media_path.encode()):
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
         if self._draining:
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")

@@ -1,20 +1,28 @@
 """Calls in Supabase, through PostgREST with the service role (a small httpx client: the bridge
 does not import lib/ and its supabase-py dependencies).
 
-    fetch(call_id)         GET  /rest/v1/calls?id=eq.<id>   -> CallRecord | None
-    finish(finished)       POST /rest/v1/rpc/calls_finish   -> {"call", "events", "duplicate"}
-    mark_published(ids)    POST /rest/v1/rpc/outbox_mark_published
+    stream_start(call_id, stream_id)  POST /rest/v1/rpc/calls_stream_start -> StreamStart
+    finish(finished)                  POST /rest/v1/rpc/calls_finish -> {"call", "events", ...}
+    dead_letter(finished, error)      POST /rest/v1/rpc/calls_dead_letter
+    mark_published(ids)               POST /rest/v1/rpc/outbox_mark_published
 
 Transient failures (unreachable, timeouts, 5xx, 429) are retried with exponential backoff up to
 `attempts` and, when given, a monotonic `deadline`; anything else (4xx: an unknown call, a
 constraint) is raised at once. calls_finish is idempotent, so a retry after a lost response
-is safe: it returns the already-saved call and its `call-ended` event.
+is safe: it returns the already-saved call and its `call-ended` event; so is
+calls_stream_start for the same stream id.
+
+What is sent is cleaned first (`clean`): Postgres text and jsonb cannot hold NUL, and a lone
+surrogate cannot even be encoded as UTF-8, so either would lose the whole record to one
+character of a transcript.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +38,19 @@ log = logging.getLogger("worker.store")
 TIMEOUT_S = 5.0
 BACKOFF_BASE_S = 0.25
 BACKOFF_CAP_S = 4.0
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""NUL and surrogates: in a Python str a surrogate code point is always a lone one."""
+
+
+def clean(value: Any) -> Any:
+    """`value` (JSON-like) with NUL and lone surrogates removed from every string and key."""
+    if isinstance(value, str):
+        return UNSTORABLE.sub("", value)
+    if isinstance(value, dict):
+        return {clean(str(key)): clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(item) for item in value]
+    return value
 
 
 class StoreError(Exception):
@@ -49,6 +70,15 @@ class CallRecord:
 
 
 @dataclass(frozen=True)
+class StreamStart:
+    """calls_stream_start's answer: the call, or why its stream may not start."""
+
+    record: CallRecord | None
+    refused: str | None
+    """unknown, finished or already_started"""
+
+
+@dataclass(frozen=True)
 class FinishedCall:
     call_id: str
     transcript: list[dict[str, Any]]
@@ -59,19 +89,26 @@ class FinishedCall:
     started_at: datetime
     ended_at: datetime
     stats: dict[str, Any] = field(default_factory=dict)
+    summary_kind: str | None = None
+    """'ai' or 'extractive' (worker.summary)"""
 
     def params(self) -> dict[str, Any]:
-        return {
-            "p_call_id": self.call_id,
-            "p_transcript": self.transcript,
-            "p_outcome": self.outcome,
-            "p_outcome_notes": self.outcome_notes,
-            "p_summary": self.summary,
-            "p_end_reason": self.end_reason,
-            "p_started_at": self.started_at.isoformat(),
-            "p_ended_at": self.ended_at.isoformat(),
-            "p_stats": self.stats,
-        }
+        """calls_finish's arguments, cleaned (see `clean`)."""
+        params: dict[str, Any] = clean(
+            {
+                "p_call_id": self.call_id,
+                "p_transcript": self.transcript,
+                "p_outcome": self.outcome,
+                "p_outcome_notes": self.outcome_notes,
+                "p_summary": self.summary,
+                "p_end_reason": self.end_reason,
+                "p_started_at": self.started_at.isoformat(),
+                "p_ended_at": self.ended_at.isoformat(),
+                "p_stats": self.stats,
+                "p_summary_kind": self.summary_kind,
+            }
+        )
+        return params
 
 
 async def retrying[T](
@@ -112,6 +149,9 @@ class CallStore:
             )
         except httpx.HTTPError as exc:
             raise StoreError(f"Supabase unreachable: {exc!r}", retryable=True) from exc
+        except (TypeError, ValueError) as exc:  # a body that cannot be encoded as JSON / UTF-8
+            message = f"{method} {path}: unencodable body: {exc!r}"
+            raise StoreError(message, retryable=False) from exc
         if response.status_code >= 400:
             retryable = response.status_code >= 500 or response.status_code == 429
             raise StoreError(
@@ -120,22 +160,21 @@ class CallStore:
             )
         return response.json() if response.content else None
 
-    async def fetch(self, call_id: str, *, attempts: int = 3) -> CallRecord | None:
+    async def stream_start(self, call_id: str, stream_id: str, *, attempts: int = 3) -> StreamStart:
+        """Claim the call for this stream (once per call, atomically, in the database)."""
+
         async def once() -> Any:
             return await self._request(
-                "GET",
-                "/calls",
-                params={
-                    "id": f"eq.{call_id}",
-                    "select": "id,owner_id,direction,goal,context,finished_at",
-                },
+                "POST",
+                "/rpc/calls_stream_start",
+                json={"p_call_id": call_id, "p_stream_id": stream_id},
             )
 
-        rows = await retrying(once, attempts=attempts, what="fetch call")
-        if not rows:
-            return None
-        row = rows[0]
-        return CallRecord(
+        result = dict(await retrying(once, attempts=attempts, what="start stream") or {})
+        row = result.get("call")
+        if not result.get("started") or not isinstance(row, dict):
+            return StreamStart(None, str(result.get("reason") or "refused"))
+        record = CallRecord(
             id=str(row["id"]),
             owner_id=str(row["owner_id"]),
             direction=str(row["direction"]),
@@ -143,6 +182,7 @@ class CallStore:
             context=dict(row.get("context") or {}),
             finished=row.get("finished_at") is not None,
         )
+        return StreamStart(record, None)
 
     async def finish(
         self, finished: FinishedCall, *, attempts: int, deadline: float | None = None
@@ -152,6 +192,22 @@ class CallStore:
 
         result = await retrying(once, attempts=attempts, deadline=deadline, what="save call")
         return dict(result or {})
+
+    async def dead_letter(
+        self, finished: FinishedCall, error: str, *, attempts: int, deadline: float | None = None
+    ) -> int:
+        """Keep a record calls_finish refused, with the error (calls_dead_letters); returns the
+        dead letter's id."""
+        payload = json.loads(json.dumps(finished.params(), default=str))
+
+        async def once() -> Any:
+            return await self._request(
+                "POST",
+                "/rpc/calls_dead_letter",
+                json={"p_call_id": finished.call_id, "p_payload": payload, "p_error": error},
+            )
+
+        return int(await retrying(once, attempts=attempts, deadline=deadline, what="dead letter"))
 
     async def mark_published(self, ids: list[int]) -> None:
         await self._request("POST", "/rpc/outbox_mark_published", json={"p_ids": ids})

@@ -1,14 +1,16 @@
 """A short summary of a finished call: Anthropic's Messages API when ANTHROPIC_API_KEY is set,
 else OpenAI's Chat Completions when OPENAI_API_KEY is set, else a local extractive summary.
 A model that fails (unreachable, an error status, an unexpected body) falls back to the
-extractive summary: a call is never left unsaved for want of a summary.
+extractive summary: a call is never left unsaved for want of a summary. Which kind a call
+got is saved beside it (calls.summary_kind: "ai" or "extractive").
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import httpx
 
@@ -23,6 +25,14 @@ PROMPT = (
     "Summarise this phone call in two or three sentences for the business's records: "
     "who wanted what, what was agreed, and any follow-up. Plain text only."
 )
+
+SummaryKind = Literal["extractive", "ai"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    kind: SummaryKind
 
 
 def extractive(
@@ -100,8 +110,8 @@ async def summarize(
     notes: str | None,
     config: BridgeConfig,
     http: httpx.AsyncClient,
-) -> str:
-    fallback = extractive(entries, goal=goal, outcome=outcome, notes=notes)
+) -> Summary:
+    fallback = Summary(extractive(entries, goal=goal, outcome=outcome, notes=notes), "extractive")
     if not entries:
         return fallback
     text = f"Goal: {goal}\nOutcome: {outcome or 'not recorded'}\n\n{_dialogue(entries)}"
@@ -116,4 +126,4 @@ async def summarize(
     except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
         log.warning("summary model failed, using the extractive summary: %r", exc)
         return fallback
-    return summary[:MAX_SUMMARY] or fallback
+    return Summary(summary[:MAX_SUMMARY], "ai") if summary else fallback

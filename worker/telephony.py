@@ -10,16 +10,22 @@ In (from the provider):
     stop       {event, streamSid, stop: {accountSid, callSid}}
 Out (to the provider): media {payload}, mark {name}, clear.
 
-Audio is passed through untouched (base64 in, base64 out): μ-law 8 kHz is what OpenAI calls
-`audio/pcmu`; SignalWire's `L16@24000h` stream (encoding audio/x-L16, 24 kHz) is OpenAI's
-`audio/pcm` at 24 kHz. Like SignalWire's own OpenAI sample, we take L16 to arrive
-little-endian, as OpenAI expects (unverified). Other formats (e.g. L16@16000h, which OpenAI
-would need resampled) are refused with UnsupportedFormat.
+μ-law 8 kHz is passed through untouched (base64 in, base64 out): it is what OpenAI calls
+`audio/pcmu`. SignalWire's `L16@24000h` stream (encoding audio/x-L16, 24 kHz) carries the
+samples OpenAI calls `audio/pcm` at 24 kHz, but in another byte order: L16 is 16-bit linear
+PCM in network byte order, big-endian (RFC 3551 section 4.5.11; the audio/L16 media type,
+RFC 2586), while OpenAI's PCM16 is little-endian. So every L16 payload is byte-swapped, both
+ways (`AudioFormat.to_openai` / `to_caller`). SignalWire's docs do not state the order, and
+its own OpenAI sample passes L16 through as is; BRIDGE_L16_BYTE_ORDER=little does that, should
+a provider turn out to send little-endian. Other formats (e.g. L16@16000h, which OpenAI would
+need resampled) are refused with UnsupportedFormat.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+from array import array
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -140,25 +146,48 @@ class AudioFormat:
     name: str
     openai: dict[str, Any]
     bytes_per_ms: int
+    swap16: bool = False
+    """The provider's 16-bit samples are in the other byte order than OpenAI's."""
 
     def duration_ms(self, payload: str) -> float:
         """Milliseconds of audio in a base64 payload (computed from its length)."""
         return decoded_length(payload) / self.bytes_per_ms
 
+    def to_openai(self, payload: str) -> str:
+        """A provider media payload as OpenAI's `input_audio_buffer.append` audio."""
+        return swap16(payload) if self.swap16 else payload
+
+    def to_caller(self, delta: str) -> str:
+        """An OpenAI audio delta as a provider media payload."""
+        return swap16(delta) if self.swap16 else delta
+
 
 PCMU = AudioFormat("pcmu", {"type": "audio/pcmu"}, 8)
 PCM24K = AudioFormat("pcm24k", {"type": "audio/pcm", "rate": 24000}, 48)
+"""L16 that arrives little-endian (BRIDGE_L16_BYTE_ORDER=little): passed through."""
+L16_24K = AudioFormat("l16-24k", {"type": "audio/pcm", "rate": 24000}, 48, swap16=True)
+"""L16 as RFC 3551 defines it (big-endian): swapped to and from OpenAI's little-endian."""
 
 
-def audio_format(media_format: MediaFormat) -> AudioFormat:
+def audio_format(media_format: MediaFormat, *, l16_byte_order: str = "big") -> AudioFormat:
     encoding = media_format.encoding.lower()
     if media_format.channels != 1:
         raise UnsupportedFormat(f"{media_format.channels} channels (mono only)")
     if encoding in ("audio/x-mulaw", "audio/pcmu") and media_format.sampleRate == 8000:
         return PCMU
     if encoding in ("audio/x-l16", "audio/l16") and media_format.sampleRate == 24000:
-        return PCM24K
+        return L16_24K if l16_byte_order == "big" else PCM24K
     raise UnsupportedFormat(f"{media_format.encoding} at {media_format.sampleRate} Hz")
+
+
+def swap16(payload: str) -> str:
+    """A base64 payload of 16-bit samples with each sample's two bytes swapped (a trailing odd
+    byte, which no 16-bit stream should carry, is kept as is)."""
+    data = base64.b64decode(payload)
+    even = len(data) & ~1
+    samples = array("h", data[:even])
+    samples.byteswap()
+    return base64.b64encode(samples.tobytes() + data[even:]).decode("ascii")
 
 
 def decoded_length(payload: str) -> int:

@@ -73,6 +73,7 @@ def bridge_config(stack: Stack, fake_url: str, token_secret: str, **changes: Any
     assert stack.realtime is not None
     base = BridgeConfig(
         token_secret=Secret(token_secret),
+        path_secret=Secret(secrets.token_urlsafe(24)),
         supabase_url=stack.supabase_url,
         supabase_service_role_key=Secret(stack.config.service_role_key),
         openai_realtime_url=fake_url,
@@ -86,7 +87,6 @@ def bridge_config(stack: Stack, fake_url: str, token_secret: str, **changes: Any
         drain_s=2,
         shutdown_timeout_s=20,
         goodbye_timeout_s=5,
-        start_timeout_s=5,
     )
     return base.with_overrides(**changes)
 
@@ -211,7 +211,7 @@ async def voice_world(
     async with FakeOpenAI(behaviour).running() as fake:
         config = bridge_config(stack, fake.url, secret, **changes)
         async with Bridge(config, http=http).running() as bridge:
-            settings = api_settings(stack, bridge.url, secret, **(api_env or {}))
+            settings = api_settings(stack, bridge.base_url, secret, **(api_env or {}))
             world = VoiceWorld(stack, fake=fake, bridge=bridge, settings=settings)
             try:
                 yield world

@@ -50,10 +50,10 @@ async def test_anthropic_summarises_when_its_key_is_set():
 
     config = BridgeConfig(anthropic_api_key=Secret("ak"), openai_api_key=Secret("ok"))
     async with client(anthropic) as http:
-        text = await summarize(
+        summary = await summarize(
             ENTRIES, goal="Book", outcome="goal_achieved", notes=None, config=config, http=http
         )
-    assert text == "Booked for 7."
+    assert (summary.text, summary.kind) == ("Booked for 7.", "ai")
     [request] = seen
     assert str(request.url) == "https://api.anthropic.com/v1/messages"
     assert request.headers["x-api-key"] == "ak" and request.headers["anthropic-version"]
@@ -70,14 +70,16 @@ async def test_openai_summarises_without_an_anthropic_key_and_failures_fall_back
 
     config = BridgeConfig(openai_api_key=Secret("ok"))
     async with client(openai) as http:
-        assert await summarize(
-            ENTRIES, goal="g", outcome=None, notes=None, config=config, http=http
-        ) == ("Done.")
-    async with client(lambda request: httpx.Response(529, json={"error": "overloaded"})) as http:
-        text = await summarize(
+        done = await summarize(
             ENTRIES, goal="g", outcome=None, notes=None, config=config, http=http
         )
-    assert text == extractive(ENTRIES, goal="g", outcome=None, notes=None)
+    assert (done.text, done.kind) == ("Done.", "ai")
+    async with client(lambda request: httpx.Response(529, json={"error": "overloaded"})) as http:
+        fallback = await summarize(
+            ENTRIES, goal="g", outcome=None, notes=None, config=config, http=http
+        )
+    assert fallback.text == extractive(ENTRIES, goal="g", outcome=None, notes=None)
+    assert fallback.kind == "extractive"
 
 
 async def test_call_ended_is_triggered_on_pusher_signed_like_the_sdk_signs():

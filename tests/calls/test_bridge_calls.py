@@ -71,7 +71,8 @@ async def test_a_full_inbound_call(voice: VoiceWorld, subscribed: Subscriber):
     client = await subscribed(owner)
     answer = await voice.incoming(to=number)
     assert answer.status == 200, answer.body
-    assert answer.stream_url == f"{voice.bridge.url}/media"
+    assert answer.stream_url == voice.bridge.media_url
+    assert f"/{voice.bridge.config.path_secret.get()}/media" in answer.stream_url
 
     async with voice.phone(answer) as phone:
         await phone.wait_quiet()  # the greeting, played out
@@ -98,12 +99,14 @@ async def test_a_full_inbound_call(voice: VoiceWorld, subscribed: Subscriber):
     assert row["outcome"] == "goal_achieved"
     assert row["end_reason"] == "caller_hangup"
     assert "Book a table for two" in row["summary"]
+    assert row["summary_kind"] == "extractive"  # no model key configured
     assert row["status"] == "completed" and row["duration_s"] >= 1
     event = await client.expect("event", channel=f"private-user-{owner}")
     assert event["event"] == "call-ended"
     assert event["data"]["type"] == "call-ended"
     assert event["data"]["data"]["call"]["id"] == answer.call_id
     assert event["data"]["data"]["call"]["outcome"] == "goal_achieved"
+    assert event["data"]["data"]["call"]["summaryKind"] == "extractive"
 
 
 async def test_barge_in_clears_playback_and_truncates_at_what_was_heard(stack: Stack):

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import re
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -29,12 +30,14 @@ CALLS = 20
 SHUTDOWN_TIMEOUT_S = 15
 
 
-def worker_env(stack: Stack, fake: FakeOpenAI, secret: str) -> dict[str, str]:
+def worker_env(stack: Stack, fake: FakeOpenAI, secret: str, path: str) -> dict[str, str]:
     assert stack.realtime is not None
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNALWIRE_", "TWILIO_"))}
     return {
         **keep,
         "BRIDGE_TOKEN_SECRET": secret,
+        "BRIDGE_PATH_SECRET": path,
+        "BRIDGE_URL": "",  # the stack's own (another secret) is in os.environ
         "SUPABASE_URL": stack.supabase_url,
         "SUPABASE_SERVICE_ROLE_KEY": stack.config.service_role_key,
         "OPENAI_API_KEY": "",
@@ -60,6 +63,7 @@ async def health(client: httpx.AsyncClient, url: str) -> tuple[int, dict[str, ob
 
 async def test_sigterm_with_20_calls_drains_saves_them_all_and_exits(stack: Stack, tmp_path: Path):
     secret = unique("secret") * 2
+    path = secrets.token_urlsafe(24)
     log = tmp_path / "worker.log"
     async with FakeOpenAI(FAST).running() as fake:
         with log.open("wb") as stderr:
@@ -72,7 +76,7 @@ async def test_sigterm_with_20_calls_drains_saves_them_all_and_exits(stack: Stac
                 "--port",
                 "0",
                 cwd=ROOT,
-                env=worker_env(stack, fake, secret),
+                env=worker_env(stack, fake, secret, path),
                 stdout=asyncio.subprocess.PIPE,
                 stderr=stderr,
             )
@@ -81,10 +85,14 @@ async def test_sigterm_with_20_calls_drains_saves_them_all_and_exits(stack: Stac
             line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
             match = re.search(r"listening on (ws://\S+)", line)
             assert match, line
+            assert path not in line  # the path secret stays out of the logs
             bridge_url = match[1]
             health_url = bridge_url.replace("ws://", "http://") + "/health"
             world = VoiceWorld(
-                stack, fake=fake, bridge=None, settings=api_settings(stack, bridge_url, secret)
+                stack,
+                fake=fake,
+                bridge=None,
+                settings=api_settings(stack, f"{bridge_url}/{path}", secret),
             )
             number = world.number(unique("owner"))
             answers = await asyncio.gather(*(world.incoming(to=number) for _ in range(CALLS)))

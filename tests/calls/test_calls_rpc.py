@@ -200,8 +200,10 @@ async def test_calls_get_and_list_show_only_the_callers_calls(settings_db, token
         p_started_at="2026-11-21T10:00:00Z",
         p_ended_at="2026-11-21T10:00:30Z",
         p_stats={},
+        p_summary_kind="ai",
     )
     got = (await rpc.call("calls.get", alice, {"id": finished}, token=token))["result"]["data"]
+    assert got["summaryKind"] == "ai"
     assert got["transcript"] == [{"role": "caller", "text": "hi", "atMs": 5, "interrupted": False}]
     assert (got["outcome"], got["summary"], got["durationS"]) == (
         "not_interested",
@@ -216,6 +218,8 @@ async def test_calls_get_and_list_show_only_the_callers_calls(settings_db, token
     assert "transcript" not in page["calls"][0]
     rest = await rpc.call("calls.list", alice, {"limit": 2, "before": page["next"]}, token=token)
     assert [c["id"] for c in rest["result"]["data"]["calls"]] == [made[0]]
+    assert rest["result"]["data"]["calls"][0]["summaryKind"] == "ai"
+    assert page["calls"][0]["summaryKind"] is None  # not finished: no summary yet
     assert rest["result"]["data"]["next"] is None
     empty = await rpc.call("calls.list", bob, {}, token=token)
     assert empty["result"]["data"] == {"calls": [], "next": None}

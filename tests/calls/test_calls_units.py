@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 
 import pytest
 
@@ -165,6 +166,25 @@ def test_audio_formats_and_durations():
     assert telephony.PCM24K.duration_ms(base64.b64encode(b"\x00" * 960).decode()) == 20
 
 
+def test_l16_is_swapped_between_network_order_and_openais_little_endian():
+    l16 = telephony.MediaFormat(encoding="audio/x-L16", sampleRate=24000)
+    samples = (0x0102, -2, 0x7FFF, -0x8000, 0x1234)
+    big, little = struct.pack(">5h", *samples), struct.pack("<5h", *samples)
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    audio = telephony.audio_format(l16)  # RFC 3551: big-endian
+    assert audio.duration_ms(b64(big * 96)) == 20  # 960 bytes
+    assert audio.to_openai(b64(big)) == b64(little)
+    assert audio.to_caller(b64(little)) == b64(big)
+    assert audio.to_openai(b64(big + b"\x09")) == b64(little + b"\x09")  # a stray odd byte
+    passthrough = telephony.audio_format(l16, l16_byte_order="little")
+    assert passthrough.to_openai(b64(little)) == b64(little)
+    pcmu = telephony.audio_format(telephony.MediaFormat(encoding="audio/x-mulaw", sampleRate=8000))
+    assert pcmu.to_openai(b64(big)) == b64(big) and pcmu.to_caller(b64(big)) == b64(big)
+
+
 # -- OpenAI Realtime events ------------------------------------------------------------------
 
 
@@ -293,20 +313,53 @@ def test_entries_are_placed_when_the_utterance_began():
 # -- bridge settings ---------------------------------------------------------------------------
 
 
+PATH = "p" * 24
+"""A path secret."""
+
+
 def test_bridge_settings_are_checked_when_loaded():
     with pytest.raises(ValueError, match="BRIDGE_TOKEN_SECRET"):
         load({})
+    with pytest.raises(ValueError, match="BRIDGE_PATH_SECRET"):
+        load({"BRIDGE_TOKEN_SECRET": "s", "OPENAI_API_KEY": "k"})
     with pytest.raises(ValueError, match="OPENAI_API_KEY"):
-        load({"BRIDGE_TOKEN_SECRET": "s"})
+        load({"BRIDGE_TOKEN_SECRET": "s", "BRIDGE_PATH_SECRET": PATH})
     local = load(
-        {"BRIDGE_TOKEN_SECRET": "s", "OPENAI_REALTIME_URL": "ws://127.0.0.1:1/v1/realtime"}
+        {
+            "BRIDGE_TOKEN_SECRET": "s",
+            "BRIDGE_PATH_SECRET": PATH,
+            "OPENAI_REALTIME_URL": "ws://127.0.0.1:1/v1/realtime",
+        }
     )
     assert local.openai_url == "ws://127.0.0.1:1/v1/realtime?model=gpt-realtime"
-    assert "s" not in repr(local.token_secret)
+    assert "s" not in repr(local.token_secret) and PATH not in repr(local)
+    assert local.media_path == f"/{PATH}/media"
+    assert (local.start_timeout_s, local.l16_byte_order) == (2.0, "big")
     with pytest.raises(ValueError, match="below"):
         BridgeConfig(drain_s=290, goodbye_timeout_s=10, shutdown_timeout_s=290)
+    base = {"BRIDGE_TOKEN_SECRET": "s", "OPENAI_API_KEY": "k", "BRIDGE_PATH_SECRET": PATH}
     with pytest.raises(ValueError, match="VOICE_PROVIDER"):
-        load({"BRIDGE_TOKEN_SECRET": "s", "OPENAI_API_KEY": "k", "VOICE_PROVIDER": "skype"})
+        load({**base, "VOICE_PROVIDER": "skype"})
+    with pytest.raises(ValueError, match="BRIDGE_L16_BYTE_ORDER"):
+        load({**base, "BRIDGE_L16_BYTE_ORDER": "middle"})
+    tuned = load({**base, "BRIDGE_START_TIMEOUT_S": "0.5", "BRIDGE_L16_BYTE_ORDER": "little"})
+    assert (tuned.start_timeout_s, tuned.l16_byte_order) == (0.5, "little")
+
+
+def test_the_path_secret_is_one_long_segment_and_agrees_with_bridge_url():
+    base = {"BRIDGE_TOKEN_SECRET": "s", "OPENAI_API_KEY": "k"}
+    # one value for both sides: the api streams to $BRIDGE_URL/media
+    derived = load({**base, "BRIDGE_URL": f"wss://bridge.fly.dev/{PATH}"})
+    assert derived.media_path == f"/{PATH}/media"
+    same = load({**base, "BRIDGE_URL": f"wss://b.test/{PATH}/", "BRIDGE_PATH_SECRET": PATH})
+    assert same.path_secret.get() == PATH
+    hostonly = load({**base, "BRIDGE_URL": "wss://b.test", "BRIDGE_PATH_SECRET": PATH})
+    assert hostonly.media_path == f"/{PATH}/media"
+    with pytest.raises(ValueError, match="must be /"):
+        load({**base, "BRIDGE_URL": "wss://b.test/other-secret-000000", "BRIDGE_PATH_SECRET": PATH})
+    for weak in ("short", "a/b" * 8, "x" * 129, "sp ace" * 4):
+        with pytest.raises(ValueError, match="16-128 characters"):
+            load({**base, "BRIDGE_PATH_SECRET": weak})
 
 
 @pytest.mark.parametrize("payload", ["//8=", 'a"b', "a\\b", "é", "a\nb", ""])

@@ -23,6 +23,7 @@ CallStatus = Literal[
 ]
 Outcome = Literal["goal_achieved", "not_interested", "callback_requested"]
 Direction = Literal["inbound", "outbound"]
+SummaryKind = Literal["extractive", "ai"]
 
 E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164 number")]
 CallId = Annotated[
@@ -32,7 +33,8 @@ CallId = Annotated[
 MAX_CONTEXT_BYTES = 4096
 
 LIST_COLUMNS = (
-    "id,direction,status,from_number,to_number,goal,outcome,summary,duration_s,end_reason,"
+    "id,direction,status,from_number,to_number,goal,outcome,summary,summary_kind,duration_s,"
+    "end_reason,"
     "created_at,ended_at"
 )
 
@@ -88,6 +90,8 @@ class CallListItem(BaseModel):
     goal: str
     outcome: Outcome | None
     summary: str | None
+    summaryKind: SummaryKind | None = None
+    """'ai' (written by a model) or 'extractive' (quoted from the transcript, no model)."""
     durationS: int | None
     endReason: str | None
     createdAt: datetime
@@ -117,6 +121,7 @@ def _common(row: Mapping[str, Any]) -> dict[str, Any]:
         "goal": row.get("goal") or "",
         "outcome": row.get("outcome"),
         "summary": row.get("summary"),
+        "summaryKind": row.get("summary_kind"),
         "durationS": row.get("duration_s"),
         "endReason": row.get("end_reason"),
         "createdAt": row["created_at"],
