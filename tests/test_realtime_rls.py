@@ -162,7 +162,8 @@ def test_reading_another_topic_than_the_channel_joined_gives_nothing(
                 "select set_config('realtime.topic', %s, true)", [f"user-{members.member}"]
             )
             conn.execute("set local role authenticated")
-            assert count(conn, "select count(*) from realtime.messages where topic = %s", other) == 0
+            query = "select count(*) from realtime.messages where topic = %s"
+            assert count(conn, query, other) == 0
         finally:
             conn.rollback()
 
@@ -196,9 +197,11 @@ def test_sending_on_a_topic_other_than_the_channel_joined_is_refused(
     stack: Stack, members: Members
 ):
     joined = f"client:conversation-{members.conversation}"
-    with as_user(stack, members.member, topic=joined) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            broadcast_row(conn, f"client:user-{members.outsider}", "client-typing")
+    with (
+        as_user(stack, members.member, topic=joined) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        broadcast_row(conn, f"client:user-{members.outsider}", "client-typing")
 
 
 def test_a_user_topic_is_only_that_users(stack: Stack, members: Members):
@@ -221,9 +224,11 @@ def test_clients_without_a_subject_send_and_receive_nothing(stack: Stack, role: 
         "insert into realtime.messages (topic, extension, event, private) "
         "values (%s, 'broadcast', 'client-typing', true)"
     )
-    with as_user(stack, None, role=role, topic=topic) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(insert, [topic])
+    with (
+        as_user(stack, None, role=role, topic=topic) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute(insert, [topic])
 
 
 def test_presence_extension_is_not_covered(stack: Stack, members: Members):
