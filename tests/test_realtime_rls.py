@@ -286,5 +286,7 @@ def test_service_tables_are_closed_to_clients(stack: Stack, table: str, role: st
         "public.cron_lease_acquire('j', gen_random_uuid(), 1)",
     ],
 )
-def test_service_functions_are_closed_to_clients(stack: Stack, call: str):
-    assert denied(stack, unique("user"), f"select {call}")
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_service_functions_are_closed_to_clients(stack: Stack, call: str, role: str):
+    """Closed although the default privileges grant anon/authenticated every new function."""
+    assert denied(stack, unique("user"), f"select {call}", role=role)
