@@ -4,13 +4,16 @@ Applied versions are recorded in `supabase_migrations.schema_migrations` as the 
 does, so a restart applies only new files. Each migration runs in its own transaction; a
 failure stops startup with the file name and the Postgres error, leaving nothing of that file.
 `supabase/seed.sql` is applied when its content changed since it was last applied
-(`supabase_migrations.seed_files`), so seeds must be idempotent.
+(`supabase_migrations.seed_files`), so seeds must be idempotent. Fixtures that are no part of
+the product (`dev/sql/demo_notes.sql`, for the tests and benchmarks) are applied after the
+migrations by `prepare(..., fixtures=...)`, every time, so they must be idempotent too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,8 @@ import psycopg
 from dev.env import ROOT
 
 BOOTSTRAP = Path(__file__).parent / "sql" / "bootstrap.sql"
+DEMO_NOTES = Path(__file__).parent / "sql" / "demo_notes.sql"
+"""A test/benchmark fixture: public.demo_note_add(), the smallest outbox command."""
 MIGRATIONS = ROOT / "supabase" / "migrations"
 SEED = ROOT / "supabase" / "seed.sql"
 _NAME = re.compile(r"^(\d{14})_(\w+)\.sql$")
@@ -121,10 +126,30 @@ def apply_seed(dsn: str, path: Path = SEED) -> bool:
     return True
 
 
-def prepare(dsn: str, *, migrations: Path = MIGRATIONS, seed: Path | None = SEED) -> list[str]:
-    """Bootstrap, migrate and (optionally) seed; returns the migrations applied now."""
+def apply_fixture(dsn: str, path: Path) -> None:
+    """Run one idempotent SQL file (not a migration: nothing is recorded)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        try:
+            with conn.transaction():
+                conn.execute(path.read_text().encode())
+        except psycopg.Error as exc:
+            raise MigrationError(f"fixture {path.name} failed: {_describe(exc)}") from exc
+        conn.execute("notify pgrst, 'reload schema'")
+
+
+def prepare(
+    dsn: str,
+    *,
+    migrations: Path = MIGRATIONS,
+    seed: Path | None = SEED,
+    fixtures: Sequence[Path] = (),
+) -> list[str]:
+    """Bootstrap, migrate, (optionally) seed, then apply `fixtures`; returns the migrations
+    applied now."""
     bootstrap(dsn)
     applied = apply_migrations(dsn, migrations)
     if seed is not None:
         apply_seed(dsn, seed)
+    for fixture in fixtures:
+        apply_fixture(dsn, fixture)
     return applied

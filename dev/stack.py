@@ -74,6 +74,8 @@ class StackConfig:
     database_url: str | None = None
     project_root: Path = ROOT
     migrations_dir: Path = migrate.MIGRATIONS
+    fixtures: tuple[Path, ...] = ()
+    """SQL applied after the migrations that is no part of the product (tests, benchmarks)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackConfig:
@@ -129,6 +131,7 @@ class StackConfig:
             openai_port=0,
             ephemeral=True,
             seed=False,
+            fixtures=(migrate.DEMO_NOTES,),
         )
 
 
@@ -217,7 +220,10 @@ class Stack:
             database_url=cfg.database_url,
         )
         self.applied_migrations = migrate.prepare(
-            self.pg.dsn, migrations=cfg.migrations_dir, seed=migrate.SEED if cfg.seed else None
+            self.pg.dsn,
+            migrations=cfg.migrations_dir,
+            seed=migrate.SEED if cfg.seed else None,
+            fixtures=cfg.fixtures,
         )
         self.postgrest = Postgrest(
             db_uri=self.pg.dsn_for(user="authenticator", password=postgres.PASSWORD),

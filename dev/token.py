@@ -1,7 +1,7 @@
 """Mint a user JWT for local testing: `python -m dev.token --sub alice`.
 
 Signed with SUPABASE_JWT_SECRET (from the environment or .env), shaped like a Supabase Auth
-access token, so PostgREST (RLS via auth.uid()) and lib.auth both accept it.
+access token, so PostgREST (RLS via auth.jwt() ->> 'sub') and lib.auth both accept it.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def user_token(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dev.token", description=__doc__)
-    parser.add_argument("--sub", required=True, help="the user id (auth.uid())")
+    parser.add_argument("--sub", required=True, help="the user id (the JWT sub)")
     parser.add_argument("--role", default="authenticated")
     parser.add_argument("--ttl", type=int, default=3600, help="seconds until expiry")
     parser.add_argument("--email")

@@ -45,7 +45,8 @@ REQUIRED_CLAIMS = ["exp", "sub"]
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated user: `user_id` is the token's `sub` (what auth.uid() returns in SQL)."""
+    """An authenticated user: `user_id` is the token's `sub`, what RLS policies read as
+    `(select auth.jwt() ->> 'sub')` (text: Clerk ids and Supabase uuids alike)."""
 
     user_id: str
     provider: Provider

@@ -42,6 +42,20 @@ def sql(stack: Stack) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+@contextlib.contextmanager
+def fresh_database(stack: Stack) -> Iterator[str]:
+    """A new empty database in the session's cluster (dropped afterwards); yields its DSN."""
+    assert stack.pg is not None
+    name = f"m_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(stack.pg.dsn, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        yield stack.pg.dsn_for(user="postgres", password="postgres", dbname=name)
+    finally:
+        with psycopg.connect(stack.pg.dsn, autocommit=True) as conn:
+            conn.execute(f'drop database "{name}" with (force)')
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

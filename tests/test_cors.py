@@ -18,6 +18,7 @@ from lib.db import Database
 from lib.realtime.pusher_auth import channel_auth
 from lib.rpc import router, system, trpc_app
 from lib.web import function
+from tests import trpc_testing as testing
 from tests.support import asgi_client, stack_settings, unique
 
 APP = "https://app.example.com"
@@ -62,7 +63,7 @@ def realtime_auth(config: Settings, db: Database):  # noqa: ANN201 - an ASGI app
 
 
 def trpc(config: Settings):  # noqa: ANN201 - an ASGI app
-    return trpc_app(router(*system.PROCEDURES), config=lambda: config)
+    return trpc_app(router(*system.PROCEDURES, *testing.PROCEDURES), config=lambda: config)
 
 
 # -- not configured: the local stack as deployed ----------------------------------------------
@@ -184,10 +185,10 @@ async def test_trpc_envelopes_carry_the_headers(configured: Settings) -> None:
             "/api/trpc/system.health,system.nope?batch=1&input={}", headers={"origin": LOCAL}
         )
         mutation = await client.post(
-            "/api/trpc/system.echo", json={"message": "hi"}, headers={"origin": APP, **ip}
+            "/api/trpc/testing.echo", json={"message": "hi"}, headers={"origin": APP, **ip}
         )
         invalid = await client.post(
-            "/api/trpc/system.echo", json={"message": ""}, headers={"origin": APP, **ip}
+            "/api/trpc/testing.echo", json={"message": ""}, headers={"origin": APP, **ip}
         )
     assert batch.status_code == 207, batch.text
     assert [("result" in item, "error" in item) for item in batch.json()] == [
@@ -222,7 +223,7 @@ async def test_any_origin_without_credentials(stack: Stack) -> None:
     config = stack_settings(stack, CORS_ALLOWED_ORIGINS="*")
     async with asgi_client(trpc(config)) as client:
         pre = await client.options(
-            "/api/trpc/system.echo", headers=preflight(OTHER, "POST", "content-type")
+            "/api/trpc/testing.echo", headers=preflight(OTHER, "POST", "content-type")
         )
         actual = await client.get("/api/trpc/system.health", headers={"origin": OTHER})
     assert pre.status_code == 204

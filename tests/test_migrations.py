@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,18 +10,14 @@ import pytest
 
 from dev import migrate
 from dev.stack import Stack, StackConfig
+from tests.support import fresh_database
 
 
 @pytest.fixture
 def fresh_db(stack: Stack) -> Iterator[str]:
     """A new empty database in the session's cluster."""
-    assert stack.pg is not None
-    name = f"m_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(stack.pg.dsn, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    yield stack.pg.dsn_for(user="postgres", password="postgres", dbname=name)
-    with psycopg.connect(stack.pg.dsn, autocommit=True) as conn:
-        conn.execute(f'drop database "{name}" with (force)')
+    with fresh_database(stack) as dsn:
+        yield dsn
 
 
 def versions(dsn: str) -> list[str]:

@@ -97,11 +97,11 @@ def topics(m: Members) -> list[str]:
     ]
 
 
-def broadcast_row(conn: psycopg.Connection, topic: str) -> None:
+def broadcast_row(conn: psycopg.Connection, topic: str, event: str | None = "vote") -> None:
     conn.execute(
         "insert into realtime.messages (topic, extension, event, payload, private) "
-        "values (%s, 'broadcast', 'vote', '{}', true)",
-        [topic],
+        "values (%s, 'broadcast', %s, '{}', true)",
+        [topic, event],
     )
 
 
@@ -124,10 +124,12 @@ def receives(stack: Stack, user: str, topic: str) -> int:
             conn.rollback()
 
 
-def sends(stack: Stack, user: str, topic: str) -> bool:
+def sends(stack: Stack, user: str, topic: str, event: str | None = "client-typing") -> bool:
+    """Whether `user` may insert a broadcast of `event` on `topic`; None = Realtime's own
+    write check, which probes with (topic, extension) only, once per channel join."""
     with as_user(stack, user, topic=topic) as conn:
         try:
-            broadcast_row(conn, topic)
+            broadcast_row(conn, topic, event)
         except psycopg.errors.InsufficientPrivilege:
             return False
         return True
@@ -136,31 +138,101 @@ def sends(stack: Stack, user: str, topic: str) -> bool:
 def test_members_receive_on_their_private_topics(stack: Stack, members: Members):
     for topic in topics(members):
         assert receives(stack, members.member, topic) == 1, topic
+        assert receives(stack, members.member, f"client:{topic}") == 1, topic
 
 
 def test_outsiders_receive_nothing_on_private_topics(stack: Stack, members: Members):
     for topic in topics(members):
         assert receives(stack, members.outsider, topic) == 0, topic
+        assert receives(stack, members.outsider, f"client:{topic}") == 0, topic
 
 
-def test_members_may_send_and_outsiders_may_not(stack: Stack, members: Members):
+def test_reading_another_topic_than_the_channel_joined_gives_nothing(
+    stack: Stack, members: Members
+):
+    """The select policy holds the row's topic to realtime.topic(), not just the member."""
+    other = f"user-{members.outsider}"
+    assert stack.pg is not None
+    with psycopg.connect(stack.pg.dsn, connect_timeout=10) as conn:
+        try:
+            broadcast_row(conn, other)
+            claims = json.dumps({"sub": members.member, "role": "authenticated"})
+            conn.execute("select set_config('request.jwt.claims', %s, true)", [claims])
+            conn.execute(
+                "select set_config('realtime.topic', %s, true)", [f"user-{members.member}"]
+            )
+            conn.execute("set local role authenticated")
+            query = "select count(*) from realtime.messages where topic = %s"
+            assert count(conn, query, other) == 0
+        finally:
+            conn.rollback()
+
+
+@pytest.mark.parametrize("event", ["new-message", "votes-revealed", "client-typing", None])
+def test_nobody_but_the_server_sends_on_server_topics(
+    stack: Stack, members: Members, event: str | None
+):
+    """A forged `new-message` or `votes-revealed` is refused even to members; so is Realtime's
+    event-less write check, so a client's channel on a server topic is receive-only."""
     for topic in topics(members):
-        assert sends(stack, members.member, topic), topic
-        assert not sends(stack, members.outsider, topic), topic
+        assert not sends(stack, members.member, topic, event), (topic, event)
+        assert not sends(stack, members.outsider, topic, event), (topic, event)
+
+
+def test_members_send_client_events_on_client_topics(stack: Stack, members: Members):
+    for topic in topics(members):
+        assert sends(stack, members.member, f"client:{topic}", "client-typing"), topic
+        assert sends(stack, members.member, f"client:{topic}", None), topic  # Realtime's probe
+        assert not sends(stack, members.outsider, f"client:{topic}", "client-typing"), topic
+        assert not sends(stack, members.outsider, f"client:{topic}", None), topic
+
+
+@pytest.mark.parametrize("event", ["new-message", "votes-revealed", "vote"])
+def test_client_topics_carry_client_events_only(stack: Stack, members: Members, event: str):
+    for topic in topics(members):
+        assert not sends(stack, members.member, f"client:{topic}", event), topic
+
+
+def test_sending_on_a_topic_other_than_the_channel_joined_is_refused(
+    stack: Stack, members: Members
+):
+    joined = f"client:conversation-{members.conversation}"
+    with (
+        as_user(stack, members.member, topic=joined) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        broadcast_row(conn, f"client:user-{members.outsider}", "client-typing")
 
 
 def test_a_user_topic_is_only_that_users(stack: Stack, members: Members):
-    assert sends(stack, members.outsider, f"user-{members.outsider}")
-    assert not sends(stack, members.outsider, f"user-{members.member}")
+    assert sends(stack, members.outsider, f"client:user-{members.outsider}")
+    assert not sends(stack, members.outsider, f"client:user-{members.member}")
 
 
 def test_unknown_topics_are_closed(stack: Stack, members: Members):
-    assert not sends(stack, members.member, "poker-not-a-uuid")
-    assert not sends(stack, members.member, f"lobby-{members.location}")
+    assert not sends(stack, members.member, "client:poker-not-a-uuid")
+    assert not sends(stack, members.member, f"client:lobby-{members.location}")
+    assert not sends(stack, members.member, f"client:client:user-{members.member}")
+    assert receives(stack, members.member, f"lobby-{members.location}") == 0
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_clients_without_a_subject_send_and_receive_nothing(stack: Stack, role: str):
+    """anon has the table grants Supabase gives it, but no policy."""
+    topic = "client:user-x"
+    insert = (
+        "insert into realtime.messages (topic, extension, event, private) "
+        "values (%s, 'broadcast', 'client-typing', true)"
+    )
+    with (
+        as_user(stack, None, role=role, topic=topic) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute(insert, [topic])
 
 
 def test_presence_extension_is_not_covered(stack: Stack, members: Members):
-    topic = f"location-{members.location}"
+    topic = f"client:location-{members.location}"
     insert = (
         "insert into realtime.messages (topic, extension, private) values (%s, 'presence', true)"
     )
@@ -214,5 +286,7 @@ def test_service_tables_are_closed_to_clients(stack: Stack, table: str, role: st
         "public.cron_lease_acquire('j', gen_random_uuid(), 1)",
     ],
 )
-def test_service_functions_are_closed_to_clients(stack: Stack, call: str):
-    assert denied(stack, unique("user"), f"select {call}")
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_service_functions_are_closed_to_clients(stack: Stack, call: str, role: str):
+    """Closed although the default privileges grant anon/authenticated every new function."""
+    assert denied(stack, unique("user"), f"select {call}", role=role)

@@ -21,6 +21,7 @@ from dev.stack import Stack
 from lib.errors import Conflict
 from lib.rpc import Context, Procedure, router, system, trpc_app
 from tests.support import stack_settings, unique
+from tests.trpc_testing import TEST_ROUTER, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "tests" / "js" / "trpc" / "run.js"
@@ -51,13 +52,15 @@ def mutation(path: str, *input: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def url(stack: Stack) -> str:
-    return f"{stack.api_url}/api/trpc"
+def url(stack: Stack) -> Iterator[str]:
+    """The deployed procedures plus the test-only `testing.echo` (tests/trpc_testing.py)."""
+    with serve(TEST_ROUTER) as served:
+        yield served
 
 
 def test_http_link_and_batch_link(url: str, token: Any) -> None:
     user = unique("u")
-    calls = [query("system.health"), query("system.whoami"), mutation("system.echo", ECHO)]
+    calls = [query("system.health"), query("system.whoami"), mutation("testing.echo", ECHO)]
     plain, batched = run_client(
         url,
         {"link": "http", "token": token(user), "calls": calls},
@@ -117,14 +120,14 @@ def test_every_error_code(url: str, token: Any) -> None:
         url,
         {"link": "http", "calls": [query("system.whoami")]},
         {"link": "http", "token": "not-a-jwt", "calls": [query("system.whoami")]},
-        {"link": "http", "calls": [mutation("system.echo", invalid)]},
+        {"link": "http", "calls": [mutation("testing.echo", invalid)]},
         {"link": "http", "client": "untyped", "calls": [query("system.nope")]},
-        {"link": "http", "client": "untyped", "calls": [query("system.echo", ECHO)]},
-        {"link": "http", "calls": [mutation("system.echo", {"message": "x" * 1_100_000})]},
+        {"link": "http", "client": "untyped", "calls": [query("testing.echo", ECHO)]},
+        {"link": "http", "calls": [mutation("testing.echo", {"message": "x" * 1_100_000})]},
         {
             "link": "batch",
             "token": token(user),
-            "calls": [mutation("system.echo", ECHO) for _ in range(31)],
+            "calls": [mutation("testing.echo", ECHO) for _ in range(31)],
         },
     )
     (
@@ -170,7 +173,7 @@ def test_untyped_client(url: str, token: Any) -> None:
     calls = [
         query("system.whoami"),
         query("events.since", {"channel": f"private-user-{user}", "after": 0}),
-        mutation("system.echo", {"message": "untyped"}),
+        mutation("testing.echo", {"message": "untyped"}),
     ]
     for group in run_client(
         url,
@@ -202,9 +205,9 @@ def test_superjson_transformer(url: str, token: Any) -> None:
             "link": "http",
             "transformer": "superjson",
             "calls": [
-                mutation("system.echo", ECHO),
-                mutation("system.echo", {"message": ""}),
-                mutation("system.echo", {"message": "x" * 1_100_000}),
+                mutation("testing.echo", ECHO),
+                mutation("testing.echo", {"message": ""}),
+                mutation("testing.echo", {"message": "x" * 1_100_000}),
             ],
         },
     )

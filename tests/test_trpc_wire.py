@@ -14,12 +14,21 @@ import pytest
 
 from dev.stack import Stack
 from tests.support import unique
+from tests.trpc_testing import TEST_ROUTER, serve
 
 VARY = "trpc-accept, accept"
 
 
 @pytest.fixture(scope="module")
 def http(stack: Stack) -> Iterator[httpx.Client]:
+    """The deployed procedures plus the test-only `testing.echo`, served like api/trpc.py."""
+    with serve(TEST_ROUTER) as url, httpx.Client(base_url=url, timeout=20) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def deployed(stack: Stack) -> Iterator[httpx.Client]:
+    """api/trpc.py itself, behind the Vercel emulation (vercel.json rewrites and headers)."""
     with httpx.Client(base_url=f"{stack.api_url}/api/trpc", timeout=20) as client:
         yield client
 
@@ -46,8 +55,8 @@ ECHO = {"message": "hi", "count": 2, "tags": [{"name": "a", "weight": 5}]}
 # -- single calls ---------------------------------------------------------------------------------
 
 
-def test_query_by_get_without_input(http: httpx.Client) -> None:
-    response = http.get("/system.health")
+def test_query_by_get_without_input(deployed: httpx.Client) -> None:
+    response = deployed.get("/system.health")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.headers["vary"] == VARY
@@ -57,8 +66,17 @@ def test_query_by_get_without_input(http: httpx.Client) -> None:
     assert data["status"] == "ok" and data["version"] and data["time"].endswith("Z")
 
 
+@pytest.mark.parametrize("path", ["system.echo", "testing.echo"])
+def test_test_only_procedures_are_not_deployed(deployed: httpx.Client, path: str) -> None:
+    response = deployed.post(f"/{path}", json=ECHO, headers={"x-forwarded-for": unique("ip")})
+    assert response.status_code == 404
+    assert error_of(response.json())["data"]["code"] == "NOT_FOUND"
+    listed = {p["path"] for p in deployed.get("").json()["procedures"]}
+    assert "system.health" in listed and path not in listed
+
+
 def test_mutation_by_post_json(http: httpx.Client) -> None:
-    response = http.post("/system.echo", json=ECHO, headers={"x-forwarded-for": unique("ip")})
+    response = http.post("/testing.echo", json=ECHO, headers={"x-forwarded-for": unique("ip")})
     assert response.status_code == 200
     data = response.json()["result"]["data"]
     assert data == {
@@ -93,7 +111,7 @@ def test_absent_input_is_undefined(http: httpx.Client, token: Any) -> None:
 
 
 def test_head_is_204_without_body(http: httpx.Client) -> None:
-    for path in ("/system.health", "/system.echo", "/nope", ""):
+    for path in ("/system.health", "/testing.echo", "/nope", ""):
         response = http.head(path)
         assert response.status_code == 204
         assert response.content == b""
@@ -102,8 +120,8 @@ def test_head_is_204_without_body(http: httpx.Client) -> None:
 def test_listing_has_json_schemas(http: httpx.Client) -> None:
     body = http.get("").json()
     by_path = {p["path"]: p for p in body["procedures"]}
-    assert {"system.health", "system.whoami", "system.echo", "events.since"} <= set(by_path)
-    echo = by_path["system.echo"]
+    assert {"system.health", "system.whoami", "testing.echo", "events.since"} <= set(by_path)
+    echo = by_path["testing.echo"]
     assert echo["kind"] == "mutation" and echo["auth"] is False
     assert echo["rateLimit"] == {"limit": 30, "windowS": 60}
     name = echo["input"]["$ref"].rsplit("/", 1)[-1]
@@ -133,13 +151,13 @@ def test_batch_of_queries(http: httpx.Client, token: Any) -> None:
 def test_batch_of_mutations_with_one_failure_is_207(http: httpx.Client) -> None:
     body = {"0": ECHO, "1": {"message": ""}}
     response = http.post(
-        "/system.echo,system.echo?batch=1", json=body, headers={"x-forwarded-for": unique("ip")}
+        "/testing.echo,testing.echo?batch=1", json=body, headers={"x-forwarded-for": unique("ip")}
     )
     assert response.status_code == 207
     ok, failed = response.json()
     assert ok["result"]["data"]["repeated"] == "hi hi"
     error = error_of(failed)
-    assert error["data"]["code"] == "BAD_REQUEST" and error["data"]["path"] == "system.echo"
+    assert error["data"]["code"] == "BAD_REQUEST" and error["data"]["path"] == "testing.echo"
     assert "message" in error["data"]["zodError"]["fieldErrors"]
 
 
@@ -157,7 +175,7 @@ def test_unknown_procedure_in_batch_fails_alone(http: httpx.Client) -> None:
 
 
 def test_mixing_queries_and_mutations_is_a_request_error(http: httpx.Client) -> None:
-    response = http.post("/system.health,system.echo?batch=1", json={"1": ECHO})
+    response = http.post("/system.health,testing.echo?batch=1", json={"1": ECHO})
     assert response.status_code == 400
     error = error_of(response.json())  # not an array: the client applies it to every call
     assert error["message"] == "Cannot mix procedure types in call: query, mutation"
@@ -200,7 +218,7 @@ def test_v10_style_requests(http: httpx.Client, token: Any) -> None:
     assert response.status_code == 200
     # A mutation without a content-type is read as JSON (v10 servers did; curl users do).
     response = http.post(
-        "/system.echo",
+        "/testing.echo",
         content=json.dumps(ECHO),
         headers={"x-forwarded-for": unique("ip")},
     )
@@ -213,14 +231,14 @@ def test_v10_style_requests(http: httpx.Client, token: Any) -> None:
 @pytest.mark.parametrize("raw", ["{bad", "NaN", '{"message": Infinity}', "[" * 5000, "'x'"])
 def test_bad_json_is_bad_request(http: httpx.Client, raw: str) -> None:
     response = http.post(
-        "/system.echo",
+        "/testing.echo",
         content=raw,
         headers={"content-type": "application/json", "x-forwarded-for": unique("ip")},
     )
     assert response.status_code == 400, response.text
     error = error_of(response.json())
     assert error["code"] == -32600 and error["data"]["code"] == "BAD_REQUEST"  # v11 semantics
-    assert error["data"]["path"] == "system.echo"
+    assert error["data"]["path"] == "testing.echo"
 
 
 def test_bad_json_in_a_batch_fails_every_call(http: httpx.Client, token: Any) -> None:
@@ -251,7 +269,7 @@ def test_bad_json_in_a_batch_fails_every_call(http: httpx.Client, token: Any) ->
 def test_invalid_input_names_the_field(
     http: httpx.Client, payload: dict[str, Any], field: str
 ) -> None:
-    response = http.post("/system.echo", json=payload, headers={"x-forwarded-for": unique("ip")})
+    response = http.post("/testing.echo", json=payload, headers={"x-forwarded-for": unique("ip")})
     assert response.status_code == 400
     error = error_of(response.json())
     assert error["data"]["code"] == "BAD_REQUEST"
@@ -261,7 +279,7 @@ def test_invalid_input_names_the_field(
 
 @pytest.mark.parametrize("payload", [None, [], "hello", 42])
 def test_input_of_the_wrong_shape(http: httpx.Client, payload: Any) -> None:
-    response = http.post("/system.echo", json=payload, headers={"x-forwarded-for": unique("ip")})
+    response = http.post("/testing.echo", json=payload, headers={"x-forwarded-for": unique("ip")})
     assert response.status_code == 400
     zod = error_of(response.json())["data"]["zodError"]
     assert zod["formErrors"] and zod["fieldErrors"] == {}
@@ -270,17 +288,17 @@ def test_input_of_the_wrong_shape(http: httpx.Client, payload: Any) -> None:
 def test_huge_strings(http: httpx.Client, token: Any) -> None:
     ip = {"x-forwarded-for": unique("ip")}
     # Within the body limit but over the field's: a validation error naming the field.
-    response = http.post("/system.echo", json={"message": "x" * 500_000}, headers=ip)
+    response = http.post("/testing.echo", json={"message": "x" * 500_000}, headers=ip)
     assert response.status_code == 400
     assert list(error_of(response.json())["data"]["zodError"]["fieldErrors"]) == ["message"]
     # Over the 1 MiB body limit: PAYLOAD_TOO_LARGE for the whole request.
-    response = http.post("/system.echo", json={"message": "x" * 1_100_000}, headers=ip)
+    response = http.post("/testing.echo", json={"message": "x" * 1_100_000}, headers=ip)
     assert response.status_code == 413
     error = response.json()["error"]
     assert error["code"] == -32013 and error["data"]["code"] == "PAYLOAD_TOO_LARGE"
     # The same without a content-length (chunked): still refused.
     response = http.post(
-        "/system.echo",
+        "/testing.echo",
         content=iter([b'{"message": "', b"x" * 1_100_000, b'"}']),
         headers=ip | {"content-type": "application/json"},
     )
@@ -296,7 +314,7 @@ def test_huge_strings(http: httpx.Client, token: Any) -> None:
 
 def test_unsupported_content_type(http: httpx.Client) -> None:
     response = http.post(
-        "/system.echo",
+        "/testing.echo",
         content=b"message=hi",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
@@ -308,14 +326,14 @@ def test_unsupported_content_type(http: httpx.Client) -> None:
 
 
 def test_wrong_method(http: httpx.Client) -> None:
-    response = http.get("/system.echo")
+    response = http.get("/testing.echo")
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     error = error_of(response.json())
     assert error["code"] == -32005 and error["data"]["code"] == "METHOD_NOT_SUPPORTED"
     response = http.post("/system.health")
     assert response.status_code == 405 and response.headers["allow"] == "GET"
     for method in ("PUT", "PATCH", "DELETE"):
-        response = http.request(method, "/system.echo", json=ECHO)
+        response = http.request(method, "/testing.echo", json=ECHO)
         assert response.status_code == 405, method
         assert error_of(response.json())["data"]["code"] == "METHOD_NOT_SUPPORTED"
 
@@ -338,9 +356,9 @@ def test_unauthorized(http: httpx.Client, stack: Stack, token: Any) -> None:
 
 def test_rate_limit_is_429_with_retry_after(http: httpx.Client) -> None:
     ip = {"x-forwarded-for": unique("ip")}
-    statuses = [http.post("/system.echo", json=ECHO, headers=ip).status_code for _ in range(30)]
+    statuses = [http.post("/testing.echo", json=ECHO, headers=ip).status_code for _ in range(30)]
     assert statuses == [200] * 30
-    response = http.post("/system.echo", json=ECHO, headers=ip)
+    response = http.post("/testing.echo", json=ECHO, headers=ip)
     assert response.status_code == 429
     retry_after = int(response.headers["retry-after"])
     assert 1 <= retry_after <= 60
@@ -349,7 +367,7 @@ def test_rate_limit_is_429_with_retry_after(http: httpx.Client) -> None:
     assert error["data"]["retryAfter"] == retry_after
     # Other callers are not affected.
     other = {"x-forwarded-for": unique("ip")}
-    assert http.post("/system.echo", json=ECHO, headers=other).status_code == 200
+    assert http.post("/testing.echo", json=ECHO, headers=other).status_code == 200
 
 
 # -- superjson ------------------------------------------------------------------------------------
@@ -366,18 +384,18 @@ def test_superjson_envelopes_are_answered_in_kind(http: httpx.Client) -> None:
         "json": {"message": "hi", "count": "3", "tags": [{"name": "a", "weight": None}]},
         "meta": {"values": {"count": ["bigint"], "tags.0.weight": ["undefined"]}, "v": 1},
     }
-    response = http.post("/system.echo", json=sent, headers=ip)
+    response = http.post("/testing.echo", json=sent, headers=ip)
     assert response.status_code == 200, response.text
     data = response.json()["result"]["data"]["json"]
     assert data["repeated"] == "hi hi hi" and data["input"]["tags"] == [{"name": "a", "weight": 1}]
 
-    response = http.post("/system.echo", json={"json": {"message": ""}}, headers=ip)
+    response = http.post("/testing.echo", json={"json": {"message": ""}}, headers=ip)
     assert response.status_code == 400
     shape = response.json()["error"]["json"]
-    assert shape["code"] == -32600 and shape["data"]["path"] == "system.echo"
+    assert shape["code"] == -32600 and shape["data"]["path"] == "testing.echo"
 
     response = http.post(
-        "/system.echo,system.echo?batch=1",
+        "/testing.echo,testing.echo?batch=1",
         json={"0": {"json": ECHO}, "1": {"json": {}}},
         headers=ip,
     )
@@ -390,7 +408,7 @@ def test_superjson_envelopes_are_answered_in_kind(http: httpx.Client) -> None:
 def test_request_errors_before_the_input_is_read_suit_both_transformers(
     http: httpx.Client,
 ) -> None:
-    response = http.post("/system.echo", json={"json": {"message": "x" * 1_100_000}})
+    response = http.post("/testing.echo", json={"json": {"message": "x" * 1_100_000}})
     assert response.status_code == 413
     error = response.json()["error"]
     # readable by a plain client (error.code) and by superjson.deserialize (error.json)
@@ -406,16 +424,16 @@ GARBAGE: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/,,,?batch=1", {}),
     ("GET", "/system..health", {}),
     ("GET", "/" + "a" * 3000, {}),
-    ("POST", "/system.echo?batch=1", {"content": b"\xff\xfe\x00"}),
-    ("POST", "/system.echo", {"content": b'{"message": "\\ud800"}'}),
+    ("POST", "/testing.echo?batch=1", {"content": b"\xff\xfe\x00"}),
+    ("POST", "/testing.echo", {"content": b'{"message": "\\ud800"}'}),
     (
         "POST",
-        "/system.echo",
+        "/testing.echo",
         {"content": b"\x00" * 100, "headers": {"content-type": "application/json"}},
     ),
-    ("POST", "/system.echo", {"json": {"message": {"$gt": ""}}}),
-    ("POST", "/system.echo", {"content": b"1" * 5000}),
-    ("OPTIONS", "/system.echo", {}),
+    ("POST", "/testing.echo", {"json": {"message": {"$gt": ""}}}),
+    ("POST", "/testing.echo", {"content": b"1" * 5000}),
+    ("OPTIONS", "/testing.echo", {}),
     ("POST", "", {"json": {}}),
 ]
 

@@ -13,6 +13,12 @@ an error at build time). Families as shipped:
     presence-poker-{uuid}                poker-{uuid}          session members      poker
     private-conversation-{uuid}          conversation-{uuid}   participants         messaging
 
+In Supabase mode only the server publishes on these topics: clients may not insert into
+realtime.messages there, so no member can forge a server event. Client events (Pusher's
+`client-*`, e.g. `client-typing` on a conversation) go on `client:{topic}`, which the same
+members may receive and send on, with `client-` event names only; front ends listen for
+server events on `{topic}` and for client events on `client:{topic}`.
+
 Membership is not decided here but in SQL, by `public.can_subscribe(p_user_id, p_topic)`,
 which wraps `private.can_access_topic()` — the function the realtime.messages RLS policies
 call (migration 20261121020300_realtime_channel_access). Pusher authorization and Supabase

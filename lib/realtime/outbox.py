@@ -2,9 +2,9 @@
 
 A feature command is one SQL function that changes state and queues its events with
 `public.outbox_enqueue()` in the same transaction, returning `events` =
-`public.outbox_rows(ids)`. Its api function then does:
+`public.outbox_rows(ids)`. Its api function then does (e.g. messaging.send):
 
-    result = await db.rpc("demo_note_add", p_user=user_id, p_body=body)
+    result = await db.rpc("messaging_send", p_user=user_id, ...)
     await commit_events(db, publisher, result["events"])
 
 `commit_events` publishes the events (one Publisher call), marks them published, and — only

@@ -7,7 +7,7 @@
     wire.py        the wire format as pure functions (inputs, envelopes, status)
     codes.py       tRPC error code table (JSON-RPC code, HTTP status)
     superjson.py   superjson envelopes, detected per request
-    system.py      system.health / system.whoami / system.echo
+    system.py      system.health / system.whoami
     events.py      events.since: realtime history through tRPC
     typescript.py  `make types`: a type-only AppRouter for TypeScript clients (not deployed
                    code path: nothing imports it at runtime)

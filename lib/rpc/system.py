@@ -3,9 +3,9 @@
 
     system.health   query, public        {"status": "ok", "version", "time"}; touches nothing
     system.whoami   query, signed in     {"userId", "provider", "email"} of the caller
-    system.echo     mutation, public,    returns its validated input plus a summary; shows
-                    30 calls/min/caller  every validation rule clients meet (string lengths,
-                                         bounded ints, a nested list of objects, no extra keys)
+
+(The tests exercise validation and rate limits with a test-only `testing.echo` procedure,
+tests/trpc_testing.py; it is not served here.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from lib.rpc.procedure import Context, Procedure
 
@@ -40,37 +40,6 @@ async def whoami(ctx: Context, _: None) -> WhoAmI:
     return WhoAmI(userId=user.user_id, provider=user.provider, email=user.email)
 
 
-class Tag(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=40)
-    weight: int = Field(default=1, ge=0, le=100)
-
-
-class EchoInput(BaseModel):
-    """What `system.echo` accepts (and returns)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    message: str = Field(min_length=1, max_length=200)
-    count: int = Field(default=1, ge=1, le=10)
-    tags: list[Tag] = Field(default_factory=list, max_length=20)
-
-
-class Echo(BaseModel):
-    input: EchoInput
-    repeated: str
-    totalWeight: int
-
-
-async def echo(ctx: Context, input: EchoInput) -> Echo:
-    return Echo(
-        input=input,
-        repeated=" ".join([input.message] * input.count),
-        totalWeight=sum(tag.weight for tag in input.tags),
-    )
-
-
 PROCEDURES = [
     Procedure(
         path="system.health",
@@ -86,15 +55,5 @@ PROCEDURES = [
         output=WhoAmI,
         handler=whoami,
         description="The signed-in caller.",
-    ),
-    Procedure(
-        path="system.echo",
-        kind="mutation",
-        input=EchoInput,
-        output=Echo,
-        handler=echo,
-        auth=False,
-        rate_limit=(30, 60),
-        description="Validated input back, rate limited to 30 calls a minute per caller.",
     ),
 ]

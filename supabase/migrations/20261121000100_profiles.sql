@@ -1,7 +1,8 @@
 -- Profiles: one row per user, keyed by the auth subject. The subject is text so Clerk ids
 -- ("user_2abc...") and Supabase uuids both fit. This file is the pattern every table follows:
--- RLS enabled with the table, one policy per operation and role using (select auth.uid()),
--- explicit grants, nothing for anon.
+-- RLS enabled with the table, one policy per operation and role comparing the user id with
+-- (select auth.jwt() ->> 'sub') -- never auth.uid(), which is a uuid on Supabase --, explicit
+-- grants, nothing for anon.
 
 create table public.profiles (
   id text primary key check (char_length(id) between 1 and 128),
@@ -15,20 +16,20 @@ alter table public.profiles enable row level security;
 
 create policy "profiles: users read their own"
   on public.profiles for select to authenticated
-  using (id = (select auth.uid()));
+  using (id = (select auth.jwt() ->> 'sub'));
 
 create policy "profiles: users create their own"
   on public.profiles for insert to authenticated
-  with check (id = (select auth.uid()));
+  with check (id = (select auth.jwt() ->> 'sub'));
 
 create policy "profiles: users update their own"
   on public.profiles for update to authenticated
-  using (id = (select auth.uid()))
-  with check (id = (select auth.uid()));
+  using (id = (select auth.jwt() ->> 'sub'))
+  with check (id = (select auth.jwt() ->> 'sub'));
 
 create policy "profiles: users delete their own"
   on public.profiles for delete to authenticated
-  using (id = (select auth.uid()));
+  using (id = (select auth.jwt() ->> 'sub'));
 
 create or replace function public.touch_updated_at()
 returns trigger

@@ -49,11 +49,11 @@ alter table public.location_members enable row level security;
 
 create policy "locations: members read their locations"
   on public.locations for select to authenticated
-  using (private.is_location_member(id, (select auth.uid())));
+  using (private.is_location_member(id, (select auth.jwt() ->> 'sub')));
 
 create policy "location_members: members read their co-members"
   on public.location_members for select to authenticated
-  using (private.is_location_member(location_id, (select auth.uid())));
+  using (private.is_location_member(location_id, (select auth.jwt() ->> 'sub')));
 
 revoke all on public.locations, public.location_members from anon, authenticated;
 grant select on public.locations, public.location_members to authenticated;

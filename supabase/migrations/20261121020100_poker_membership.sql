@@ -44,11 +44,11 @@ alter table public.poker_members enable row level security;
 
 create policy "poker_sessions: members read their sessions"
   on public.poker_sessions for select to authenticated
-  using (private.is_poker_member(id, (select auth.uid())));
+  using (private.is_poker_member(id, (select auth.jwt() ->> 'sub')));
 
 create policy "poker_members: members read their co-members"
   on public.poker_members for select to authenticated
-  using (private.is_poker_member(session_id, (select auth.uid())));
+  using (private.is_poker_member(session_id, (select auth.jwt() ->> 'sub')));
 
 revoke all on public.poker_sessions, public.poker_members from anon, authenticated;
 grant select on public.poker_sessions, public.poker_members to authenticated;

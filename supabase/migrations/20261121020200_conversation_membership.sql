@@ -42,11 +42,11 @@ alter table public.conversation_participants enable row level security;
 
 create policy "conversations: participants read their conversations"
   on public.conversations for select to authenticated
-  using (private.is_conversation_participant(id, (select auth.uid())));
+  using (private.is_conversation_participant(id, (select auth.jwt() ->> 'sub')));
 
 create policy "conversation_participants: participants read each other"
   on public.conversation_participants for select to authenticated
-  using (private.is_conversation_participant(conversation_id, (select auth.uid())));
+  using (private.is_conversation_participant(conversation_id, (select auth.jwt() ->> 'sub')));
 
 revoke all on public.conversations, public.conversation_participants from anon, authenticated;
 grant select on public.conversations, public.conversation_participants to authenticated;

@@ -51,7 +51,7 @@ alter table public.credit_ledger enable row level security;
 
 create policy "credit_ledger: users read their own"
   on public.credit_ledger for select to authenticated
-  using (user_id = (select auth.uid()));
+  using (user_id = (select auth.jwt() ->> 'sub'));
 
 revoke all on public.credit_ledger from anon, authenticated, service_role;
 grant select on public.credit_ledger to authenticated, service_role;

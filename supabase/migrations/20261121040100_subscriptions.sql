@@ -44,7 +44,7 @@ alter table public.subscriptions enable row level security;
 
 create policy "subscriptions: users read their own"
   on public.subscriptions for select to authenticated
-  using (user_id = (select auth.uid()));
+  using (user_id = (select auth.jwt() ->> 'sub'));
 
 revoke all on public.subscriptions from anon, authenticated, service_role;
 grant select on public.subscriptions to authenticated;

@@ -69,13 +69,13 @@ alter table public.poker_votes enable row level security;
 
 create policy "poker_tasks: members read the tasks of their sessions"
   on public.poker_tasks for select to authenticated
-  using (private.is_poker_member(session_id, (select auth.uid())));
+  using (private.is_poker_member(session_id, (select auth.jwt() ->> 'sub')));
 
 create policy "poker_votes: voters read their own, members all once revealed"
   on public.poker_votes for select to authenticated
   using (
-    user_id = (select auth.uid())
-    or private.poker_votes_visible(task_id, (select auth.uid()))
+    user_id = (select auth.jwt() ->> 'sub')
+    or private.poker_votes_visible(task_id, (select auth.jwt() ->> 'sub'))
   );
 
 revoke all on public.poker_tasks, public.poker_votes from anon, authenticated;

@@ -51,7 +51,7 @@ alter table public.messages enable row level security;
 
 create policy "messages: participants read their conversations' messages"
   on public.messages for select to authenticated
-  using (private.is_conversation_participant(conversation_id, (select auth.uid())));
+  using (private.is_conversation_participant(conversation_id, (select auth.jwt() ->> 'sub')));
 
 revoke all on public.messages from anon, authenticated;
 grant select on public.messages to authenticated;

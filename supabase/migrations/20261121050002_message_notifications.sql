@@ -78,7 +78,7 @@ alter table public.message_notifications enable row level security;
 
 create policy "notification_contacts: users read their own"
   on public.notification_contacts for select to authenticated
-  using (user_id = (select auth.uid()));
+  using (user_id = (select auth.jwt() ->> 'sub'));
 
 revoke all on public.notification_contacts, public.notification_batches,
   public.message_notifications from anon, authenticated;

@@ -19,7 +19,7 @@ alter table public.call_numbers enable row level security;
 
 create policy "call_numbers: users read their own"
   on public.call_numbers for select to authenticated
-  using (owner_id = (select auth.uid()));
+  using (owner_id = (select auth.jwt() ->> 'sub'));
 
 revoke all on public.call_numbers from anon, authenticated;
 grant select on public.call_numbers to authenticated;

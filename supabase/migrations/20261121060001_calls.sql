@@ -53,7 +53,7 @@ alter table public.calls enable row level security;
 
 create policy "calls: users read their own"
   on public.calls for select to authenticated
-  using (owner_id = (select auth.uid()));
+  using (owner_id = (select auth.jwt() ->> 'sub'));
 
 create trigger calls_touch_updated_at
   before update on public.calls

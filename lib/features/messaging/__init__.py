@@ -14,7 +14,9 @@ Realtime (envelopes as lib.events describes):
     private-conversation-{id}  new-message {conversationId, message}
                                read-receipt {conversationId, userId, lastReadMessageId, readAt}
                                client-typing (a client event: participants trigger it with
-                               pusher-js; Pusher forwards it to the others, never to the sender)
+                               pusher-js; Pusher forwards it to the others, never to the sender.
+                               Supabase mode: sent by participants on the topic
+                               `client:conversation-{id}`, never on the server's topic)
     private-user-{id}          unread-update {conversationId, unread, totalUnread, lastMessage?}
                                conversation-added {conversationId, title, createdBy,
                                participants, createdAt}

@@ -5,7 +5,7 @@
 // plan:   {"url": "http://127.0.0.1:PORT/api/trpc", "timeoutMs": 20000,
 //          "groups": [{"link": "http" | "batch", "client": "typed" | "untyped",
 //                      "transformer": "superjson" (optional), "token": "<jwt>" (optional),
-//                      "calls": [{"type": "query" | "mutation", "path": "system.echo",
+//                      "calls": [{"type": "query" | "mutation", "path": "testing.echo",
 //                                 "input": ... (omit for undefined)}]}]}
 // Each group's calls start in the same tick on one client, so httpBatchLink batches them;
 // groups run one after the other.

@@ -31,13 +31,13 @@ export async function sample(): Promise<string> {
   const me = await trpc.system.whoami.query();
   const email: string | null = me.email;
 
-  const input: Inputs['system']['echo'] = {
-    message: 'hello',
-    count: 2,
-    tags: [{ name: 'a', weight: 3 }, { name: 'b' }],
+  const input: Inputs['messaging']['send'] = {
+    conversationId: '0b8c2f4e-3d7a-4f7e-9a51-2c4b8e6d1f00',
+    clientId: 'c-1',
+    body: 'hello',
   };
-  const echo: Outputs['system']['echo'] = await trpc.system.echo.mutate(input);
-  const weight: number = echo.input.tags[0]?.weight ?? 0;
+  const sent: Outputs['messaging']['send'] = await trpc.messaging.send.mutate(input);
+  const messageId: number = sent.message.id;
 
   const page = await trpc.events.since.query({ channel: 'private-user-42', after: '17' });
   const ids: string[] = page.events.map((event) => event.id);
@@ -45,14 +45,14 @@ export async function sample(): Promise<string> {
 
   const viaSuperjson = await trpcSuperjson.system.health.query();
 
-  // @ts-expect-error: message is required
-  await trpc.system.echo.mutate({ count: 1 });
-  // @ts-expect-error: count is a number
-  await trpc.system.echo.mutate({ message: 'x', count: '2' });
+  // @ts-expect-error: body is required
+  await trpc.messaging.send.mutate({ conversationId: input.conversationId, clientId: 'c-2' });
+  // @ts-expect-error: body is a string
+  await trpc.messaging.send.mutate({ ...input, body: 2 });
   // @ts-expect-error: no such field
-  await trpc.system.echo.mutate({ message: 'x', colour: 'red' });
-  // @ts-expect-error: echo is a mutation, not a query
-  await trpc.system.echo.query({ message: 'x' });
+  await trpc.messaging.send.mutate({ ...input, colour: 'red' });
+  // @ts-expect-error: send is a mutation, not a query
+  await trpc.messaging.send.query(input);
   // @ts-expect-error: no such procedure
   await trpc.system.nothing.query();
   // @ts-expect-error: health takes no input
@@ -68,5 +68,5 @@ export async function sample(): Promise<string> {
       return code ?? 'unknown';
     }
   }
-  return [status, time, email, echo.repeated, weight, ids.join(), more, viaSuperjson.version].join();
+  return [status, time, email, sent.message.body, messageId, ids.join(), more, viaSuperjson.version].join();
 }

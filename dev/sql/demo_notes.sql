@@ -1,5 +1,6 @@
--- Demo / example: the smallest command that follows the outbox pattern, used by the tests,
--- the benchmarks and the README. Not a product feature; a real feature copies its shape:
+-- Test and benchmark fixture, not a migration: the smallest command that follows the outbox
+-- pattern. The test stack (StackConfig.ephemeral_for_tests) applies it after the migrations;
+-- `make dev` and deployments never do. Idempotent. A real feature copies its shape:
 --
 --   1. one security definer function per command (service role only, explicit grants),
 --   2. the state change and public.outbox_enqueue() in that one transaction,
@@ -9,20 +10,21 @@
 -- demo_note_add('42', 'hello') stores a note for user 42 and queues `note-added` on
 -- `private-user-42`. A failure anywhere (a bad body, an invalid channel) rolls back both.
 
-create table public.demo_notes (
+create table if not exists public.demo_notes (
   id bigint generated always as identity primary key,
   user_id text not null check (char_length(user_id) between 1 and 128),
   body text not null check (char_length(body) between 1 and 100000),
   created_at timestamptz not null default now()
 );
 
-create index demo_notes_user_id_idx on public.demo_notes (user_id, id);
+create index if not exists demo_notes_user_id_idx on public.demo_notes (user_id, id);
 
 alter table public.demo_notes enable row level security;
 
+drop policy if exists "demo_notes: users read their own" on public.demo_notes;
 create policy "demo_notes: users read their own"
   on public.demo_notes for select to authenticated
-  using (user_id = (select auth.uid()));
+  using (user_id = (select auth.jwt() ->> 'sub'));
 
 revoke all on public.demo_notes from anon, authenticated;
 grant select on public.demo_notes to authenticated;
