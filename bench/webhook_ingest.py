@@ -6,8 +6,8 @@ core and p50/p99, ours (lib.webhooks.ingest) beside a naive handler, in the same
 Both handlers run in a child process pinned to one core, called in-process over ASGI (no HTTP
 server between the load and the handler); Postgres, PostgREST (behind the local gateway) and
 the Pusher-protocol server are the local stack's, in other processes. Each delivery is a
-unique Stripe event whose processing sends two realtime events (`payment-received` on private-user-{id},
-`revenue-update` on private-location-{id}).
+unique Stripe event whose processing sends two realtime events (`payment-received` on
+private-user-{id}, `revenue-update` on private-location-{id}).
 
     ours   read with a size limit -> StripeVerifier -> ONE webhook_ingest call (store, dedupe,
            apply: two outbox rows, one transaction) -> one batched publish of both events
