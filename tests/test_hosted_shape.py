@@ -169,7 +169,13 @@ def test_service_role_functions_are_closed_to_clients(hosted: tuple[Shape, str])
     assert [sig for _, sig, anon, _, _ in rows if anon] == []
     assert [sig for name, sig, _, auth, _ in rows if auth and name not in POLICY_HELPERS] == []
     assert {name for name, _, _, auth, _ in rows if auth} == POLICY_HELPERS
-    closed_to_service = {"private.credit_spend"}  # only other definer functions call it
+    # only other definer functions (or triggers) call these
+    closed_to_service = {
+        "private.credit_spend",
+        "private.webhook_process",
+        "private.profiles_from_auth_user",
+        "private.profile_display_name",
+    }
     assert [sig for n, sig, *_, svc in rows if not svc and n not in closed_to_service] == []
 
 
