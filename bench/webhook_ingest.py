@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,7 @@ from starlette.requests import Request
 
 from bench.docs_section import MACHINE, ROOT, note_load, percentile, replace_section
 from bench.realtime_support import server_process
+from dev.ports import bind_socket
 from dev.realtime import ServerAddress
 from dev.stack import Stack, StackConfig
 from lib.features import BUNDLE
@@ -108,7 +112,7 @@ def naive_app(env: dict[str, str], pusher_at: ServerAddress) -> Any:
     return function(POST=handle, services=services)
 
 
-def ours_app(env: dict[str, str], pusher_at: ServerAddress, http: httpx.AsyncClient) -> Any:
+def ours_app(env: dict[str, str], pusher_at: ServerAddress) -> Any:
     env = {
         **env,
         "STRIPE_WEBHOOK_SECRET": SECRET,
@@ -118,17 +122,17 @@ def ours_app(env: dict[str, str], pusher_at: ServerAddress, http: httpx.AsyncCli
         "PUSHER_KEY": pusher_at.key,
         "PUSHER_SECRET": pusher_at.secret,
     }
-    services = BUNDLE.services(env).replace(http=http)
+    services = BUNDLE.services(env)
     return function(POST=ingest.handler(OURS), services=services)
 
 
-async def load(app: Any, count: int, concurrency: int) -> tuple[float, list[float], int]:
+async def load(url: str, count: int, concurrency: int) -> tuple[float, list[float], int]:
     """(seconds, latencies in ms, non-200 answers) for `count` deliveries, `concurrency` at once."""
     deliveries = [delivery() for _ in range(count + WARMUP)]
-    transport = httpx.ASGITransport(app=app)
     latencies: list[float] = []
     errors = 0
-    async with httpx.AsyncClient(transport=transport, base_url="http://fn", timeout=60) as client:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
         for body, headers in deliveries[:WARMUP]:
             await client.post("/api/webhooks/stripe", content=body, headers=headers)
         gate = asyncio.Semaphore(concurrency)
@@ -137,7 +141,13 @@ async def load(app: Any, count: int, concurrency: int) -> tuple[float, list[floa
             nonlocal errors
             async with gate:
                 started = time.perf_counter()
-                response = await client.post("/api/webhooks/stripe", content=body, headers=headers)
+                try:
+                    response = await client.post(
+                        "/api/webhooks/stripe", content=body, headers=headers
+                    )
+                except httpx.HTTPError:
+                    errors += 1
+                    return
                 latencies.append((time.perf_counter() - started) * 1000)
             errors += response.status_code != 200
 
@@ -165,55 +175,68 @@ def counts(stack: Stack) -> dict[str, int]:
     return dict(zip(("ours_stored", "naive_stored", "published", "unpublished"), row, strict=True))
 
 
-async def measure(
-    env: dict[str, str], pusher_at: ServerAddress, count: int, concurrency: int
-) -> dict[str, Any]:
-    """In the child: both handlers, one after the other, on this (pinned) process."""
-    figures: dict[str, Any] = {}
-    published_events = 0
+def serve(args: argparse.Namespace) -> None:
+    """The child: one handler behind uvicorn, this process pinned to one core."""
+    import uvicorn
 
-    async def count_published(request: httpx.Request) -> None:
-        nonlocal published_events
-        if request.url.path.endswith("/batch_events"):
-            published_events += len(json.loads(request.content)["batch"])
-        elif request.url.path.endswith("/events"):
-            published_events += 1
-
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    setup = json.loads(sys.stdin.readline())
+    pusher_at = ServerAddress(**setup["pusher"])
+    build = naive_app if args.serve == "naive" else ours_app
+    app = build(setup["env"], pusher_at)
     logging.getLogger("sockless").disabled = True  # one log line per request is not measured
-    async with httpx.AsyncClient(event_hooks={"request": [count_published]}) as http:
-        for name, app in (
-            ("naive", naive_app(env, pusher_at)),
-            ("ours", ours_app(env, pusher_at, http)),
-        ):
-            seconds, latencies, errors = await load(app, count, concurrency)
+    sock = bind_socket(0, what="bench handler", env_var="-")
+    print(f"ready {sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    profile = os.environ.get("BENCH_PROFILE")  # a path: write cProfile stats of the run there
+    if profile:
+        import cProfile
+
+        with cProfile.Profile() as profiler, contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run(sockets=[sock])
+        profiler.dump_stats(profile)
+        return
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def handler_process(name: str, stack: Stack, pusher_at: ServerAddress) -> Iterator[str]:
+    """Serve handler `name` in a pinned child process; yields its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.webhook_ingest", "--serve", name],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        setup = {"env": stack.env(), "pusher": dataclasses.asdict(pusher_at)}
+        process.stdin.write(json.dumps(setup) + "\n")
+        process.stdin.flush()
+        line = process.stdout.readline()
+        if not line.startswith("ready "):
+            raise RuntimeError(f"the {name} handler did not start: {line!r}")
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def measure(stack: Stack, count: int, concurrency: int) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    with server_process() as (pusher_at, _):
+        for name in ("naive", "ours"):
+            with handler_process(name, stack, pusher_at) as url:
+                seconds, latencies, errors = asyncio.run(load(url, count, concurrency))
             figures[name] = {
                 "events_s": count / seconds,
                 "p50": percentile(latencies, 50),
                 "p99": percentile(latencies, 99),
                 "errors": errors,
             }
-    figures["ours_published"] = published_events
+    figures["counts"] = counts(stack)
     return figures
-
-
-def child(args: argparse.Namespace) -> None:
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    setup = json.loads(sys.stdin.read())
-    pusher_at = ServerAddress(**setup["pusher"])
-    figures = asyncio.run(measure(setup["env"], pusher_at, args.events, args.concurrency))
-    print(json.dumps(figures))
-
-
-def run_child(stack: Stack, pusher_at: ServerAddress, events: int, concurrency: int) -> Any:
-    setup = {"env": stack.env(), "pusher": dataclasses.asdict(pusher_at)}
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.webhook_ingest", "--child",
-         "--events", str(events), "--concurrency", str(concurrency)],
-        input=json.dumps(setup), capture_output=True, text=True, check=False, cwd=ROOT,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"the load process failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def section(figures: dict[str, Any], count: int, concurrency: int, load_avg: float) -> str:
@@ -239,8 +262,7 @@ def section(figures: dict[str, Any], count: int, concurrency: int, load_avg: flo
             f"Ours: {ratio:.1f}x the naive handler's throughput. Checked after the run: "
             f"{stored['ours_stored']:,} events stored once and processed on the first attempt "
             f"(of {count + WARMUP:,} sent with the warm-up), {stored['published']:,} realtime "
-            f"events marked published, {stored['unpublished']} left unpublished, "
-            f"{figures['ours_published']:,} events in the batches the Pusher server accepted. "
+            f"events published and marked, {stored['unpublished']} left unpublished. "
             "The naive handler has no dedupe (a redelivery is applied again) and no outbox "
             "(an event whose trigger fails is lost); ours answers a redelivery with "
             '`{"duplicate": true}` and leaves an unpublished event to the relay.',
@@ -257,10 +279,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("naive", "ours"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        child(args)
+    if args.serve:
+        serve(args)
         return
     note_load()
     load_avg = os.getloadavg()[0]
@@ -274,9 +296,7 @@ def main(argv: list[str] | None = None) -> None:
             conn.execute(PROCESSOR.read_text())
             conn.execute("notify pgrst, 'reload schema'")
         time.sleep(1)
-        with server_process() as (pusher_at, _):
-            figures = run_child(stack, pusher_at, args.events, args.concurrency)
-        figures["counts"] = counts(stack)
+        figures = measure(stack, args.events, args.concurrency)
     finally:
         stack.stop()
         shutil.rmtree(config.data_dir, ignore_errors=True)
