@@ -34,10 +34,11 @@ import httpx  # noqa: F401
 import pusher  # noqa: F401
 import supabase  # noqa: F401
 
+from lib.features import services
 from lib.realtime.history import history_endpoint
 from lib.web import function
 
-app = function(GET=history_endpoint)
+app = function(GET=history_endpoint, services=services)
 '''
 CHILD = r"""
 import asyncio, importlib.util, json, sys

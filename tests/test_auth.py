@@ -21,6 +21,7 @@ from lib.auth import Authenticator
 from lib.config import load_settings
 from lib.errors import Unauthorized
 from lib.jwks import MIN_REFRESH_S, Jwks
+from lib.services import Services
 from lib.web import function
 from tests.support import asgi_client
 
@@ -78,7 +79,7 @@ def clerk_token(*, key: Any = RSA_KEY, ttl_s: int = 60, kid: str = "clerk-1", **
 
 
 def whoami_app(authenticator: Authenticator):
-    async def whoami(request: Request) -> dict[str, Any]:
+    async def whoami(request: Request, services: Services) -> dict[str, Any]:
         principal = await authenticator.authenticate(request)
         return {
             "user_id": principal.user_id,
@@ -86,7 +87,7 @@ def whoami_app(authenticator: Authenticator):
             "email": principal.email,
         }
 
-    return function(GET=whoami)
+    return function(GET=whoami, services=Services(load_settings({})))
 
 
 async def call(

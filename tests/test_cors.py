@@ -7,19 +7,19 @@ environment once) and call them in-process, against the stack's PostgREST."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from functools import partial
 
 import httpx
 import pytest
 
 from dev.stack import Stack
-from lib.config import Settings, load_settings
+from lib.config import load_settings
 from lib.db import Database
 from lib.realtime.pusher_auth import channel_auth
 from lib.rpc import router, system, trpc_app
+from lib.services import Services
 from lib.web import function
 from tests import trpc_testing as testing
-from tests.support import asgi_client, stack_settings, unique
+from tests.support import asgi_client, stack_services, unique
 
 APP = "https://app.example.com"
 LOCAL = "http://localhost:3001"
@@ -45,25 +45,21 @@ def assert_allowed(response: httpx.Response, origin: str) -> None:
 
 
 @pytest.fixture
-def configured(stack: Stack) -> Settings:
-    return stack_settings(stack, CORS_ALLOWED_ORIGINS=f"{APP}, {LOCAL}/", CORS_MAX_AGE_S="300")
-
-
-@pytest.fixture
-async def db(stack: Stack) -> AsyncIterator[Database]:
-    database = Database(stack_settings(stack))
+async def configured(stack: Stack) -> AsyncIterator[Services]:
+    services = stack_services(stack, CORS_ALLOWED_ORIGINS=f"{APP}, {LOCAL}/", CORS_MAX_AGE_S="300")
+    database = Database(services.settings)
     try:
-        yield database
+        yield services.replace(db=database)
     finally:
         await database.aclose()
 
 
-def realtime_auth(config: Settings, db: Database):  # noqa: ANN201 - an ASGI app
-    return function(POST=partial(channel_auth, config=config, db=db), config=lambda: config)
+def realtime_auth(services: Services):  # noqa: ANN201 - an ASGI app
+    return function(POST=channel_auth, services=services)
 
 
-def trpc(config: Settings):  # noqa: ANN201 - an ASGI app
-    return trpc_app(router(*system.PROCEDURES, *testing.PROCEDURES), config=lambda: config)
+def trpc(services: Services):  # noqa: ANN201 - an ASGI app
+    return trpc_app(router(*system.PROCEDURES, *testing.PROCEDURES), services=services)
 
 
 # -- not configured: the local stack as deployed ----------------------------------------------
@@ -95,8 +91,8 @@ def test_unconfigured_options_behaves_as_before(stack: Stack) -> None:
 # -- preflight ----------------------------------------------------------------------------------
 
 
-async def test_allowed_origin_preflight(configured: Settings, db: Database) -> None:
-    async with asgi_client(realtime_auth(configured, db)) as client:
+async def test_allowed_origin_preflight(configured: Services) -> None:
+    async with asgi_client(realtime_auth(configured)) as client:
         response = await client.options(
             "/api/realtime/auth",
             headers=preflight(LOCAL, "POST", "Authorization, content-type, x-evil, X-Request-Id"),
@@ -114,7 +110,7 @@ async def test_allowed_origin_preflight(configured: Settings, db: Database) -> N
     assert response.headers["x-request-id"]
 
 
-async def test_trpc_preflight_names_the_methods_the_client_uses(configured: Settings) -> None:
+async def test_trpc_preflight_names_the_methods_the_client_uses(configured: Services) -> None:
     async with asgi_client(trpc(configured)) as client:
         response = await client.options(
             "/api/trpc/system.health,system.whoami?batch=1",
@@ -129,10 +125,8 @@ async def test_trpc_preflight_names_the_methods_the_client_uses(configured: Sett
 
 
 @pytest.mark.parametrize("origin", [OTHER, "null", "https://app.example.com.evil.net"])
-async def test_disallowed_origin_preflight_is_403_json(
-    configured: Settings, db: Database, origin: str
-) -> None:
-    async with asgi_client(realtime_auth(configured, db)) as client:
+async def test_disallowed_origin_preflight_is_403_json(configured: Services, origin: str) -> None:
+    async with asgi_client(realtime_auth(configured)) as client:
         response = await client.options("/api/realtime/auth", headers=preflight(origin, "POST"))
     assert response.status_code == 403, response.text
     error = response.json()["error"]
@@ -141,10 +135,8 @@ async def test_disallowed_origin_preflight_is_403_json(
     assert cors_headers(response) == {}
 
 
-async def test_options_without_preflight_headers_reaches_the_function(
-    configured: Settings, db: Database
-) -> None:
-    async with asgi_client(realtime_auth(configured, db)) as client:
+async def test_options_without_preflight_headers_reaches_the_function(configured: Services) -> None:
+    async with asgi_client(realtime_auth(configured)) as client:
         response = await client.options("/api/realtime/auth", headers={"origin": APP})
     assert response.status_code == 405
     assert_allowed(response, APP)
@@ -153,11 +145,9 @@ async def test_options_without_preflight_headers_reaches_the_function(
 # -- actual requests ----------------------------------------------------------------------------
 
 
-async def test_function_success_and_errors_carry_the_headers(
-    configured: Settings, db: Database, token
-) -> None:
+async def test_function_success_and_errors_carry_the_headers(configured: Services, token) -> None:
     user = unique("user")
-    async with asgi_client(realtime_auth(configured, db)) as client:
+    async with asgi_client(realtime_auth(configured)) as client:
 
         async def post(channel: str, bearer: str | None) -> httpx.Response:
             headers = {"origin": APP}
@@ -178,7 +168,7 @@ async def test_function_success_and_errors_carry_the_headers(
         assert_allowed(response, APP)
 
 
-async def test_trpc_envelopes_carry_the_headers(configured: Settings) -> None:
+async def test_trpc_envelopes_carry_the_headers(configured: Services) -> None:
     ip = {"x-forwarded-for": unique("ip")}
     async with asgi_client(trpc(configured)) as client:
         batch = await client.get(
@@ -205,7 +195,7 @@ async def test_trpc_envelopes_carry_the_headers(configured: Settings) -> None:
     assert_allowed(invalid, APP)
 
 
-async def test_other_origins_are_served_without_cors_headers(configured: Settings) -> None:
+async def test_other_origins_are_served_without_cors_headers(configured: Services) -> None:
     async with asgi_client(trpc(configured)) as client:
         other = await client.get("/api/trpc/system.health", headers={"origin": OTHER})
         same_origin = await client.get("/api/trpc/system.health")
@@ -220,8 +210,8 @@ async def test_other_origins_are_served_without_cors_headers(configured: Setting
 
 
 async def test_any_origin_without_credentials(stack: Stack) -> None:
-    config = stack_settings(stack, CORS_ALLOWED_ORIGINS="*")
-    async with asgi_client(trpc(config)) as client:
+    services = stack_services(stack, CORS_ALLOWED_ORIGINS="*")
+    async with asgi_client(trpc(services)) as client:
         pre = await client.options(
             "/api/trpc/testing.echo", headers=preflight(OTHER, "POST", "content-type")
         )

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 
 from dev.stack import Stack
-from lib.cron import JobContext, run
+from lib import cron as cron_api
+from lib.cron import CronJob
 from lib.db import Database
+from lib.services import Services
 from lib.web import function
-from tests.support import asgi_client, sql, stack_settings, unique
+from tests.support import asgi_client, sql, stack_services, unique
 
 WAIT_S = 10
 
@@ -93,27 +94,34 @@ def test_cleanup_deletes_what_has_expired_and_is_recorded(stack: Stack):
 
 
 @pytest.fixture
-async def db(stack: Stack) -> AsyncIterator[Database]:
-    database = Database(stack_settings(stack))
+async def services(stack: Stack) -> AsyncIterator[Services]:
+    built = stack_services(stack)
+    database = Database(built.settings)
     try:
-        yield database
+        yield built.replace(db=database)
     finally:
         await database.aclose()
 
 
-async def test_two_concurrent_runs_of_one_job_run_it_once(stack: Stack, db: Database):
+def cron_app(services: Services, name: str, job: Any) -> Any:
+    """An api/cron.py-like app serving one job made for the test."""
+    jobs = {name: CronJob(name=name, run=job, schedule=None)}
+    return function(GET=cron_api.handler(jobs), services=services)
+
+
+async def test_two_concurrent_runs_of_one_job_run_it_once(stack: Stack, services: Services):
     name = unique("slow-job")
     started, release = asyncio.Event(), asyncio.Event()
     calls = 0
 
-    async def slow(ctx: JobContext) -> dict[str, Any]:
+    async def slow(_: Services) -> dict[str, Any]:
         nonlocal calls
         calls += 1
         started.set()
         await release.wait()
         return {"done": True}
 
-    app = function(GET=partial(run, config=stack_settings(stack), db=db, jobs={name: slow}))
+    app = cron_app(services, name, slow)
     headers = {"Authorization": f"Bearer {stack.config.cron_secret}"}
     async with asgi_client(app) as client:
         async with asyncio.timeout(WAIT_S), asyncio.TaskGroup() as group:
@@ -135,13 +143,13 @@ async def test_two_concurrent_runs_of_one_job_run_it_once(stack: Stack, db: Data
     ]
 
 
-async def test_a_failing_job_is_recorded_with_its_error(stack: Stack, db: Database):
+async def test_a_failing_job_is_recorded_with_its_error(stack: Stack, services: Services):
     name = unique("broken-job")
 
-    async def broken(ctx: JobContext) -> dict[str, Any]:
+    async def broken(_: Services) -> dict[str, Any]:
         raise RuntimeError("the broker is down")
 
-    app = function(GET=partial(run, config=stack_settings(stack), db=db, jobs={name: broken}))
+    app = cron_app(services, name, broken)
     headers = {"Authorization": f"Bearer {stack.config.cron_secret}"}
     async with asgi_client(app) as client:
         failed = await client.get(f"/api/cron/{name}", headers=headers)

@@ -33,6 +33,10 @@ def stack_env(tmp_path: Path, **ports: int) -> dict[str, str]:
         SOCKLESS_POSTGREST_PORT=str(ports.get("postgrest") or free_port()),
         SOCKLESS_API_PORT=str(ports.get("api") or free_port()),
         PUSHER_PORT=str(ports.get("realtime") or free_port()),
+        # the voice bridge and the fake OpenAI too, so a developer's `make dev` (8080, 8081)
+        # or another test run cannot be in the way
+        BRIDGE_PORT=str(free_port()),
+        OPENAI_REALTIME_URL=f"ws://127.0.0.1:{free_port()}/v1/realtime",
     )
     return env
 

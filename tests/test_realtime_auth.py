@@ -10,7 +10,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import partial
 
 import httpx
 import pytest
@@ -19,7 +18,7 @@ from dev.stack import Stack
 from lib.db import Database
 from lib.realtime.pusher_auth import channel_auth
 from lib.web import function
-from tests.support import asgi_client, sql, stack_settings, unique
+from tests.support import asgi_client, sql, stack_services, unique
 from tests.test_auth import APP_ORIGIN, RSA_KEY, clerk_token, public_pem
 
 SOCKET_ID = "1234.5678"
@@ -183,16 +182,20 @@ def _forged(user: str) -> str:
 
 @pytest.fixture
 async def db(stack: Stack) -> AsyncIterator[Database]:
-    database = Database(stack_settings(stack))
+    database = Database(stack_services(stack).settings)
     try:
         yield database
     finally:
         await database.aclose()
 
 
+def auth_app(stack: Stack, db: Database, **env: str):  # noqa: ANN201 - an ASGI app
+    """/api/realtime/auth as the stack serves it, with `env` overrides."""
+    return function(POST=channel_auth, services=stack_services(stack, **env).replace(db=db))
+
+
 async def test_encrypted_channels_are_refused_without_a_master_key(stack: Stack, token, db):
-    config = stack_settings(stack, PUSHER_ENCRYPTION_MASTER_KEY_BASE64="")
-    app = function(POST=partial(channel_auth, config=config, db=db))
+    app = auth_app(stack, db, PUSHER_ENCRYPTION_MASTER_KEY_BASE64="")
     user = unique("user")
     async with asgi_client(app) as client:
         response = await client.post(
@@ -212,8 +215,7 @@ def test_the_local_stack_serves_encrypted_channels(stack: Stack, token):
 
 
 async def test_encrypted_answer_carries_a_string_shared_secret(stack: Stack, token, db):
-    config = stack_settings(stack, PUSHER_ENCRYPTION_MASTER_KEY_BASE64=MASTER_KEY)
-    app = function(POST=partial(channel_auth, config=config, db=db))
+    app = auth_app(stack, db, PUSHER_ENCRYPTION_MASTER_KEY_BASE64=MASTER_KEY)
     user = unique("user")
     name = f"private-encrypted-user-{user}"
     async with asgi_client(app) as client:
@@ -252,8 +254,7 @@ def test_user_auth_needs_a_token(stack: Stack):
 
 
 async def test_the_call_past_the_limit_is_429_with_retry_after(stack: Stack, token, db):
-    config = stack_settings(stack, REALTIME_AUTH_RATE_LIMIT="3", REALTIME_AUTH_RATE_WINDOW_S="600")
-    app = function(POST=partial(channel_auth, config=config, db=db))
+    app = auth_app(stack, db, REALTIME_AUTH_RATE_LIMIT="3", REALTIME_AUTH_RATE_WINDOW_S="600")
     user, other = unique("user"), unique("user")
 
     async def call(who: str) -> httpx.Response:
@@ -274,9 +275,7 @@ async def test_the_call_past_the_limit_is_429_with_retry_after(stack: Stack, tok
 
 
 async def test_clerk_users_are_authorized_like_supabase_users(stack: Stack, db):
-    config = stack_settings(
-        stack, CLERK_JWT_KEY=public_pem(RSA_KEY), CLERK_AUTHORIZED_PARTIES=APP_ORIGIN
-    )
+    clerk = {"CLERK_JWT_KEY": public_pem(RSA_KEY), "CLERK_AUTHORIZED_PARTIES": APP_ORIGIN}
     user, location = f"user_{uuid.uuid4().hex[:16]}", unique("loc")
     with sql(stack) as conn:
         conn.execute("insert into public.locations (id) values (%s)", [location])
@@ -284,7 +283,7 @@ async def test_clerk_users_are_authorized_like_supabase_users(stack: Stack, db):
             "insert into public.location_members (location_id, user_id) values (%s, %s)",
             [location, user],
         )
-    app = function(POST=partial(channel_auth, config=config, db=db))
+    app = auth_app(stack, db, **clerk)
     form = {"socket_id": SOCKET_ID, "channel_name": f"presence-location-{location}"}
     async with asgi_client(app) as client:
         member = await client.post(

@@ -20,7 +20,7 @@ from dev.servers import BackgroundServer
 from dev.stack import Stack
 from lib.errors import Conflict
 from lib.rpc import Context, Procedure, router, system, trpc_app
-from tests.support import stack_settings, unique
+from tests.support import stack_services, unique
 from tests.trpc_testing import TEST_ROUTER, serve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def mutation(path: str, *input: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def url(stack: Stack) -> Iterator[str]:
     """The deployed procedures plus the test-only `testing.echo` (tests/trpc_testing.py)."""
-    with serve(TEST_ROUTER) as served:
+    with serve(TEST_ROUTER, stack_services(stack)) as served:
         yield served
 
 
@@ -253,8 +253,8 @@ BROKEN = [
 
 @pytest.fixture(scope="module", params=["production", "development"])
 def broken_url(request: pytest.FixtureRequest, stack: Stack) -> Iterator[tuple[str, str]]:
-    config = stack_settings(stack, SOCKLESS_ENV=request.param)
-    app = trpc_app(router(*system.PROCEDURES, *BROKEN), config=lambda: config)
+    services = stack_services(stack, SOCKLESS_ENV=request.param)
+    app = trpc_app(router(*system.PROCEDURES, *BROKEN), services=services)
     sock = bind_socket(0, what="tRPC test function", env_var="-")
     server = BackgroundServer(app, sock, name="trpc-broken").start()
     try:

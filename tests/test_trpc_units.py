@@ -13,11 +13,11 @@ from pydantic import BaseModel, TypeAdapter
 from starlette.requests import Request
 
 from lib.auth import Principal
-from lib.config import Settings, load_settings
-from lib.db import Database
+from lib.config import load_settings
 from lib.errors import ServiceUnavailable
 from lib.rpc import Context, Limits, Procedure, Router, router, superjson, system, trpc_app
 from lib.rpc.codes import CODES, http_status, jsonrpc_code
+from lib.services import Services
 
 
 class Out(BaseModel):
@@ -140,23 +140,23 @@ INLINE = router(
 )
 
 
-async def broken_authenticator(request: Request, config: Settings) -> Principal:
+async def broken_authenticator(request: Request, services: Services) -> Principal:
     raise RuntimeError("jwks cache corrupted: secret-key-material")
 
 
-async def fixed_authenticator(request: Request, config: Settings) -> Principal:
+async def fixed_authenticator(request: Request, services: Services) -> Principal:
     return Principal(user_id="alice", provider="supabase", claims={}, email=None)
 
 
 def client(
     *, environment: str = "production", base: str = "/api/trpc", **kwargs: Any
 ) -> httpx.AsyncClient:
-    config = load_settings({"SOCKLESS_ENV": environment})
+    # no database: nothing here reaches one (no rate limits)
+    services = Services(load_settings({"SOCKLESS_ENV": environment}))
     app = trpc_app(
         kwargs.pop("app_router", INLINE),
         base=base,
-        config=lambda: config,
-        database=lambda settings: Database(settings),  # never reached: no rate limits here
+        services=services,
         limits=kwargs.pop("limits", Limits(call_timeout_s=0.2)),
         **kwargs,
     )

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from dev.stack import Stack
-from tests.support import unique
+from tests.support import stack_services, unique
 from tests.trpc_testing import TEST_ROUTER, serve
 
 VARY = "trpc-accept, accept"
@@ -22,7 +22,10 @@ VARY = "trpc-accept, accept"
 @pytest.fixture(scope="module")
 def http(stack: Stack) -> Iterator[httpx.Client]:
     """The deployed procedures plus the test-only `testing.echo`, served like api/trpc.py."""
-    with serve(TEST_ROUTER) as url, httpx.Client(base_url=url, timeout=20) as client:
+    with (
+        serve(TEST_ROUTER, stack_services(stack)) as url,
+        httpx.Client(base_url=url, timeout=20) as client,
+    ):
         yield client
 
 

@@ -10,22 +10,23 @@ from starlette.requests import Request
 
 from lib import config
 from lib.errors import Conflict, TooManyRequests
+from lib.services import Services
 from lib.web import function
 
 
-async def conflict(request: Request) -> dict[str, str]:
+async def conflict(request: Request, services: Services) -> dict[str, str]:
     raise Conflict("that vote was already counted")
 
 
-async def limited(request: Request) -> dict[str, str]:
+async def limited(request: Request, services: Services) -> dict[str, str]:
     raise TooManyRequests("slow down", retry_after=7)
 
 
-async def crash(request: Request) -> dict[str, str]:
+async def crash(request: Request, services: Services) -> dict[str, str]:
     raise KeyError("secret-internal-detail")
 
 
-async def ok(request: Request) -> dict[str, str]:
+async def ok(request: Request, services: Services) -> dict[str, str]:
     return {"hello": "world"}
 
 
@@ -34,23 +35,23 @@ def client_for(app) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://fn")
 
 
-@pytest.fixture
-def production(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SOCKLESS_ENV", "production")
-    config.settings.cache_clear()
-    yield
-    config.settings.cache_clear()
+def services(**env: str) -> Services:
+    return Services(config.load_settings(env), env=env)
+
+
+DEV = services()
+PRODUCTION = services(SOCKLESS_ENV="production")
 
 
 async def test_handler_result_is_json_with_a_request_id():
-    client = client_for(function(GET=ok))
+    client = client_for(function(GET=ok, services=DEV))
     response = await client.get("/", headers={"x-request-id": "req-123"})
     assert response.json() == {"hello": "world"}
     assert response.headers["x-request-id"] == "req-123"
 
 
 async def test_known_errors_keep_their_status_code_and_message():
-    client = client_for(function(POST=conflict, GET=limited))
+    client = client_for(function(POST=conflict, GET=limited, services=DEV))
     response = await client.post("/")
     assert response.status_code == 409
     error = response.json()["error"]
@@ -61,8 +62,8 @@ async def test_known_errors_keep_their_status_code_and_message():
     assert limited_response.headers["retry-after"] == "7"
 
 
-async def test_unexpected_errors_are_json_500_without_a_trace_in_production(production):
-    client = client_for(function(GET=crash))
+async def test_unexpected_errors_are_json_500_without_a_trace_in_production():
+    client = client_for(function(GET=crash, services=PRODUCTION))
     response = await client.get("/")
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "INTERNAL_SERVER_ERROR"
@@ -71,7 +72,7 @@ async def test_unexpected_errors_are_json_500_without_a_trace_in_production(prod
 
 
 async def test_wrong_method_is_a_json_405():
-    client = client_for(function(GET=ok))
+    client = client_for(function(GET=ok, services=DEV))
     response = await client.delete("/")
     assert response.status_code == 405
     assert json.loads(response.text)["error"]["code"] == "METHOD_NOT_SUPPORTED"

@@ -18,6 +18,7 @@ from api.trpc import ROUTER as DEPLOYED
 from dev.ports import bind_socket
 from dev.servers import BackgroundServer
 from lib.rpc import Context, Procedure, Router, router, trpc_app
+from lib.services import Services
 
 
 class Tag(BaseModel):
@@ -70,10 +71,11 @@ TEST_ROUTER = router(*DEPLOYED, *PROCEDURES)
 
 
 @contextmanager
-def serve(app_router: Router) -> Iterator[str]:
-    """`trpc_app(app_router)` on a free port; yields its /api/trpc URL."""
+def serve(app_router: Router, services: Services) -> Iterator[str]:
+    """`trpc_app(app_router, services=services)` on a free port; yields its /api/trpc URL."""
     sock = bind_socket(0, what="tRPC test function", env_var="-")
-    server = BackgroundServer(trpc_app(app_router), sock, name="trpc-test").start()
+    app = trpc_app(app_router, services=services)
+    server = BackgroundServer(app, sock, name="trpc-test").start()
     try:
         yield f"{server.url}/api/trpc"
     finally:

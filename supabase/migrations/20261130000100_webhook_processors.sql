@@ -57,9 +57,12 @@ begin
   if jsonb_array_length(v_changes) = 0 then
     return jsonb_build_object('applied', 0);
   end if;
-  -- The delivery is deduped by webhook_events; the digest only keys presence bookkeeping.
+  -- The delivery is deduped by webhook_events; the digest only keys presence bookkeeping
+  -- (realtime_webhook_deliveries.digest is 64 hex characters: a SHA-256).
   return public.realtime_presence_apply(
-    md5(p_event::text), (p_event ->> 'timeMs')::bigint, v_changes
+    encode(sha256(convert_to(p_event::text, 'UTF8')), 'hex'),
+    (p_event ->> 'timeMs')::bigint,
+    v_changes
   );
 end
 $$;

@@ -17,7 +17,6 @@ import random
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,12 +27,13 @@ from psycopg.rows import dict_row
 from dev.fake_openai import Behaviour, FakeOpenAI
 from dev.phone import Phone, stream_of
 from dev.stack import Stack
-from lib.config import Settings
 from lib.db import Database
-from lib.webhooks import form as signature
+from lib.features.calls.settings import CallsSettings
 from lib.features.calls.webhooks import incoming, status
+from lib.services import Services
 from lib.web import function
-from tests.support import asgi_client, stack_settings
+from lib.webhooks import form as signature
+from tests.support import asgi_client, stack_services
 from worker.config import BridgeConfig, Secret
 from worker.server import Bridge
 
@@ -58,8 +58,9 @@ def e164() -> str:
     return "+1555" + "".join(random.choices("0123456789", k=7))  # noqa: S311
 
 
-def api_settings(stack: Stack, bridge_url: str, token_secret: str, **env: str) -> Settings:
-    return stack_settings(
+def api_services(stack: Stack, bridge_url: str, token_secret: str, **env: str) -> Services:
+    """Services of the api's voice functions: public URL, signing key, the bridge to stream to."""
+    return stack_services(
         stack,
         PUBLIC_BASE_URL=PUBLIC,
         SIGNALWIRE_SIGNING_KEY="signing-key-for-tests",
@@ -108,13 +109,17 @@ class VoiceWorld:
         *,
         fake: FakeOpenAI | None,
         bridge: Bridge | None,
-        settings: Settings,
+        services: Services,
     ) -> None:
         self.stack = stack
         self.fake = fake
         self.bridge = bridge
-        self.settings = settings
-        self.db = Database(settings)
+        self.db = Database(services.settings)
+        self.services = services.replace(db=self.db)
+
+    @property
+    def calls(self) -> CallsSettings:
+        return self.services.feature(CallsSettings)
 
     def sql(self) -> psycopg.Connection[dict[str, Any]]:
         assert self.stack.pg is not None
@@ -158,19 +163,17 @@ class VoiceWorld:
         signed: bool = True,
         signed_url_base: str = PUBLIC,
         signature_value: str | None = None,
-        settings: Settings | None = None,
     ) -> httpx.Response:
         """POST a form to a voice webhook as the provider does: signed over
         `signed_url_base` (the public URL) + path, with the signing key (or `key`)."""
-        config = settings or self.settings
         handler = incoming if path.endswith("incoming") else status
-        app = function(POST=partial(handler, config=config, db=self.db))
+        app = function(POST=handler, services=self.services)
         url = f"{path}?{query}" if query else path
         headers = {"content-type": "application/x-www-form-urlencoded"}
         if signature_value is not None:
             headers["x-signalwire-signature"] = signature_value
         elif signed:
-            signing_key = key or config.voice_signing_key.get()
+            signing_key = key or self.services.settings.voice_signing_key.get()
             headers["x-signalwire-signature"] = signature.compute(
                 signing_key, f"{signed_url_base}{url}", list(form.items())
             )
@@ -211,8 +214,8 @@ async def voice_world(
     async with FakeOpenAI(behaviour).running() as fake:
         config = bridge_config(stack, fake.url, secret, **changes)
         async with Bridge(config, http=http).running() as bridge:
-            settings = api_settings(stack, bridge.base_url, secret, **(api_env or {}))
-            world = VoiceWorld(stack, fake=fake, bridge=bridge, settings=settings)
+            services = api_services(stack, bridge.base_url, secret, **(api_env or {}))
+            world = VoiceWorld(stack, fake=fake, bridge=bridge, services=services)
             try:
                 yield world
             finally:

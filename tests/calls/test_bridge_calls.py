@@ -145,7 +145,7 @@ async def test_barge_in_clears_playback_and_truncates_at_what_was_heard(stack: S
 async def test_a_stream_with_a_bad_token_is_closed_before_anything_happens(voice: VoiceWorld):
     answer = await voice.incoming(to=voice.number(unique("owner")))
     other = await voice.incoming(to=voice.number(unique("owner")))
-    secret = voice.settings.bridge_token_secret.get()
+    secret = voice.calls.bridge_token_secret.get()
     expired = token.mint(secret, answer.call_id, ttl_s=-5)
     attempts = [
         {"callId": answer.call_id, "token": answer.token + "x"},

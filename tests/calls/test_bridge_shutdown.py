@@ -22,7 +22,7 @@ from dev.fake_openai import FakeOpenAI
 from dev.phone import Phone
 from dev.stack import Stack
 from tests.calls.conftest import FAST
-from tests.calls.harness import VoiceWorld, api_settings, eventually
+from tests.calls.harness import VoiceWorld, api_services, eventually
 from tests.support import unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +92,7 @@ async def test_sigterm_with_20_calls_drains_saves_them_all_and_exits(stack: Stac
                 stack,
                 fake=fake,
                 bridge=None,
-                settings=api_settings(stack, f"{bridge_url}/{path}", secret),
+                services=api_services(stack, f"{bridge_url}/{path}", secret),
             )
             number = world.number(unique("owner"))
             answers = await asyncio.gather(*(world.incoming(to=number) for _ in range(CALLS)))

@@ -14,11 +14,12 @@ import httpx
 import pytest
 
 from dev.stack import Stack
-from lib.config import Settings
 from lib.db import Database
 from lib.features.calls import procedures as calls
+from lib.realtime.memory import MemoryPublisher
 from lib.rpc import router, trpc_app
-from tests.calls.harness import PUBLIC, api_settings
+from lib.services import Services
+from tests.calls.harness import PUBLIC, api_services
 from tests.support import asgi_client, sql, unique
 
 Provider = Callable[[httpx.Request], httpx.Response]
@@ -30,9 +31,10 @@ def placed(request: httpx.Request) -> httpx.Response:
 
 
 class Rpc:
-    """One tRPC endpoint serving calls.*, with the provider behind `provider`."""
+    """One tRPC endpoint serving calls.*, with the provider behind `provider` (the app's
+    http client speaks to it; realtime events go to a memory publisher)."""
 
-    def __init__(self, settings: Settings, db: Database, provider: Provider) -> None:
+    def __init__(self, services: Services, provider: Provider) -> None:
         self.requests: list[httpx.Request] = []
 
         def record(request: httpx.Request) -> httpx.Response:
@@ -40,8 +42,9 @@ class Rpc:
             return provider(request)
 
         self.http = httpx.AsyncClient(transport=httpx.MockTransport(record))
-        procedures = calls.procedures(http=self.http)
-        self.app = trpc_app(router(*procedures), config=lambda: settings, database=lambda _: db)
+        self.publisher = MemoryPublisher()
+        services = services.replace(http=self.http, publisher=self.publisher)
+        self.app = trpc_app(router(*calls.PROCEDURES), services=services)
 
     async def call(self, path: str, user: str | None, body: Any = None, *, token=None) -> Any:
         headers = {"authorization": f"Bearer {token(user)}"} if user and token else {}
@@ -55,8 +58,8 @@ class Rpc:
 
 
 @pytest.fixture
-async def settings_db(stack: Stack) -> AsyncIterator[tuple[Settings, Database]]:
-    settings = api_settings(
+async def services(stack: Stack) -> AsyncIterator[Services]:
+    services = api_services(
         stack,
         "wss://bridge.example",
         "secret",
@@ -65,9 +68,9 @@ async def settings_db(stack: Stack) -> AsyncIterator[tuple[Settings, Database]]:
         SIGNALWIRE_SPACE_URL="example.signalwire.com",
         VOICE_FROM_NUMBER="+15550100000",
     )
-    db = Database(settings)
+    db = Database(services.settings)
     try:
-        yield settings, db
+        yield services.replace(db=db)
     finally:
         await db.aclose()
 
@@ -77,10 +80,10 @@ def code(body: Any) -> str:
 
 
 async def test_calls_start_asks_the_provider_to_dial_and_returns_the_queued_call(
-    settings_db, token
+    services: Services, token
 ):
-    settings, db = settings_db
-    rpc = Rpc(settings, db, placed)
+    db = services.db
+    rpc = Rpc(services, placed)
     user = unique("user")
     body = await rpc.call(
         "calls.start",
@@ -115,7 +118,7 @@ async def test_calls_start_asks_the_provider_to_dial_and_returns_the_queued_call
 
 
 async def test_twilio_is_the_same_protocol_under_its_own_base_url(stack: Stack, token):
-    settings = api_settings(
+    services = api_services(
         stack,
         "wss://bridge.example",
         "secret",
@@ -123,8 +126,8 @@ async def test_twilio_is_the_same_protocol_under_its_own_base_url(stack: Stack, 
         TWILIO_ACCOUNT_SID="AC1",
         TWILIO_AUTH_TOKEN="tw",
     )
-    db = Database(settings)
-    rpc = Rpc(settings, db, placed)
+    db = Database(services.settings)
+    rpc = Rpc(services.replace(db=db), placed)
     body = await rpc.call(
         "calls.start",
         unique("user"),
@@ -137,13 +140,13 @@ async def test_twilio_is_the_same_protocol_under_its_own_base_url(stack: Stack, 
     assert str(rpc.requests[0].url) == "https://api.twilio.com/2010-04-01/Accounts/AC1/Calls.json"
 
 
-async def test_a_refused_call_is_marked_failed_and_reported(settings_db, token):
-    settings, db = settings_db
+async def test_a_refused_call_is_marked_failed_and_reported(services: Services, token):
+    db = services.db
 
     def refuse(request: httpx.Request) -> httpx.Response:
         return httpx.Response(400, json={"code": 21211, "message": "Invalid 'To' Phone Number"})
 
-    rpc = Rpc(settings, db, refuse)
+    rpc = Rpc(services, refuse)
     user = unique("user")
     body = await rpc.call("calls.start", user, {"to": "+15550000001", "goal": "g"}, token=token)
     assert code(body) == "BAD_REQUEST"
@@ -151,7 +154,7 @@ async def test_a_refused_call_is_marked_failed_and_reported(settings_db, token):
     [row] = await db.select("calls", "status,end_reason", owner_id=user)
     assert row == {"status": "failed", "end_reason": "provider_error"}
 
-    rpc_down = Rpc(settings, db, lambda request: httpx.Response(503))
+    rpc_down = Rpc(services, lambda request: httpx.Response(503))
     body = await rpc_down.call(
         "calls.start", user, {"to": "+15550000001", "goal": "g"}, token=token
     )
@@ -160,9 +163,8 @@ async def test_a_refused_call_is_marked_failed_and_reported(settings_db, token):
     await rpc_down.http.aclose()
 
 
-async def test_calls_start_validates_authenticates_and_rate_limits(settings_db, token):
-    settings, db = settings_db
-    rpc = Rpc(settings, db, placed)
+async def test_calls_start_validates_authenticates_and_rate_limits(services: Services, token):
+    rpc = Rpc(services, placed)
     good = {"to": "+15550123456", "goal": "g"}
     assert code(await rpc.call("calls.start", None, good)) == "UNAUTHORIZED"
     user = unique("user")
@@ -178,9 +180,9 @@ async def test_calls_start_validates_authenticates_and_rate_limits(settings_db, 
     await rpc.http.aclose()
 
 
-async def test_calls_get_and_list_show_only_the_callers_calls(settings_db, token):
-    settings, db = settings_db
-    rpc = Rpc(settings, db, placed)
+async def test_calls_get_and_list_show_only_the_callers_calls(services: Services, token):
+    db = services.db
+    rpc = Rpc(services, placed)
     alice, bob = unique("alice"), unique("bob")
     made = []
     for n in range(3):

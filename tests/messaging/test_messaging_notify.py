@@ -16,11 +16,10 @@ import httpx
 import pytest
 
 from dev.stack import Stack
-from lib.config import Settings
-from lib.cron import JobContext
 from lib.db import Database
 from lib.features.messaging.digest import Batch, Missed, compose, email_subject, sms_text
 from lib.features.messaging.offline import NotifyPolicy, notify_offline
+from lib.services import Services
 from tests.messaging import providers
 from tests.messaging.messaging_support import (
     Trpc,
@@ -34,7 +33,7 @@ from tests.messaging.messaging_support import (
 )
 from tests.messaging.providers import Providers
 from tests.outbox_support import sql
-from tests.support import stack_settings
+from tests.support import stack_services
 
 Api = Callable[[str], Trpc]
 Run = Callable[..., Awaitable[dict[str, Any]]]
@@ -45,13 +44,13 @@ def phone() -> str:
 
 
 @pytest.fixture(scope="module")
-def settings(stack: Stack) -> Settings:
-    return stack_settings(stack, **providers.ENV)
+def services(stack: Stack) -> Services:
+    return stack_services(stack, **providers.ENV)
 
 
 @pytest.fixture(scope="module")
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings)
+async def db(services: Services) -> AsyncIterator[Database]:
+    database = Database(services.settings)
     yield database
     await database.aclose()
 
@@ -62,13 +61,14 @@ async def fake() -> Providers:
 
 
 @pytest.fixture
-async def run(db: Database, settings: Settings, fake: Providers) -> AsyncIterator[Run]:
-    """run(policy=...) -> one notify-offline run on the fake providers' wire."""
+async def run(db: Database, services: Services, fake: Providers) -> AsyncIterator[Run]:
+    """run(policy=...) -> one notify-offline run on the fake providers' wire (the adapters
+    the settings name, on an http client whose transport is the fake)."""
     async with fake.client() as client:
+        job = services.replace(db=db, http=client)
 
         async def once(policy: NotifyPolicy | None = None) -> dict[str, Any]:
-            ctx = JobContext(db=db, settings=settings)
-            return await notify_offline(ctx, http=client, policy=policy or NotifyPolicy())
+            return await notify_offline(job, policy=policy or NotifyPolicy())
 
         yield once
 

@@ -18,6 +18,7 @@ import pytest
 from dev.stack import Stack
 from lib.db import Database
 from lib.features.messaging import procedures as messaging
+from lib.realtime.memory import MemoryPublisher
 from lib.rpc import router, trpc_app
 from tests.messaging.messaging_support import (
     Trpc,
@@ -30,7 +31,7 @@ from tests.messaging.messaging_support import (
     user,
 )
 from tests.outbox_support import sql
-from tests.support import stack_settings
+from tests.support import stack_services
 
 Api = Callable[[str], Trpc]
 ROOT = Path(__file__).resolve().parents[2]
@@ -253,10 +254,11 @@ async def test_outsiders_get_not_found_exactly_like_for_a_missing_conversation(a
 @pytest.fixture
 async def limited(stack: Stack) -> AsyncIterator[Callable[[str], Trpc]]:
     """messaging.* on an inline app allowing 3 sends per user per minute. Its events go to
-    the memory publisher: the process-wide http client belongs to the stack's api thread."""
-    config = stack_settings(stack, MESSAGING_SEND_RATE_LIMIT="3", REALTIME_PROVIDER="memory")
-    db = Database(config)
-    app = trpc_app(router(*messaging.PROCEDURES), config=lambda: config, database=lambda _: db)
+    a memory publisher (the stack's realtime server is not what this test is about)."""
+    services = stack_services(stack, MESSAGING_SEND_RATE_LIMIT="3")
+    db = Database(services.settings)
+    services = services.replace(db=db, publisher=MemoryPublisher())
+    app = trpc_app(router(*messaging.PROCEDURES), services=services)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://fn.test") as http:
         yield lambda token: Trpc(http, "http://fn.test/api/trpc", token)

@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 
 from dev.stack import Stack
-from lib.config import Settings
-from lib.cron import JobContext
 from lib.db import Database
 from lib.features.messaging.offline import notify_offline
 from tests.messaging import providers
@@ -29,7 +27,7 @@ from tests.messaging.messaging_support import (
 )
 from tests.messaging.providers import Providers
 from tests.outbox_support import pusher_js
-from tests.support import stack_settings
+from tests.support import stack_services
 
 Api = Callable[[str], Trpc]
 
@@ -124,7 +122,7 @@ async def test_client_typing_reaches_the_other_participant_and_is_not_echoed(
 
 @pytest.fixture
 async def notify_db(stack: Stack):  # noqa: ANN201
-    database = Database(stack_settings(stack, **providers.ENV))
+    database = Database(stack_services(stack, **providers.ENV).settings)
     yield database
     await database.aclose()
 
@@ -144,17 +142,16 @@ async def test_only_offline_recipients_are_notified_as_webhooks_say(
         set_contact(stack, who, "sms", phone=number)
     conversation = (await create_conversation(api(ana), [ben, cy]))["id"]
     fake = Providers()
-    config: Settings = stack_settings(stack, **providers.ENV)
     assert stack.realtime is not None
 
     async with fake.client() as client:
-        ctx = JobContext(db=notify_db, settings=config)
+        job = stack_services(stack, **providers.ENV).replace(db=notify_db, http=client)
         async with pusher_js(stack.realtime, auth_endpoint=auth_url(stack), token=token(ben)) as js:
             assert subscribed(await js.subscribe(f"private-user-{ben}"))
             await wait_until_online(stack, ben)
             for body in ("first", "second", "third"):
                 await send(api(ana), conversation, body)
-            await notify_offline(ctx, http=client)
+            await notify_offline(job)
         assert notifications(stack, ben) == []
         assert len(fake.sms_to(phones[cy])) == 1
         assert fake.sms_to(phones[cy])[0].body.startswith("Chatty: 3 new messages.")
@@ -162,7 +159,7 @@ async def test_only_offline_recipients_are_notified_as_webhooks_say(
 
         await wait_until_online(stack, ben, expected=False)
         await send(api(ana), conversation, "are you still there?")
-        await notify_offline(ctx, http=client)
+        await notify_offline(job)
     assert [n["status"] for n in notifications(stack, ben)] == ["batched"]
     (sms,) = fake.sms_to(phones[ben])
     assert "are you still there?" in sms.body

@@ -1,5 +1,6 @@
 """The `notify-offline` cron job: ONE SMS or email per recipient summarizing the messages
-they received while offline (lib/cron.py JOBS; vercel.json "crons").
+they received while offline (declared in lib/features/messaging/__init__.py; scheduled in
+vercel.json "crons").
 
     claim   public.messaging_notify_claim(limit, NOTIFY_DELAY_S): recipients whose pending
             items are older than the delay (they may still read them in the app), each handed
@@ -10,9 +11,10 @@ they received while offline (lib/cron.py JOBS; vercel.json "crons").
             the outcome is unknown: never resent, so nobody is notified twice)
 
 Rounds of claims continue until nothing is due or the time budget is spent; every batch a
-round claimed is finished in that round. The notifiers (or the httpx client they use) are
-injected: `notify_offline(ctx, http=client)` builds the configured adapters on `client`, as
-the tests do with an httpx.MockTransport that speaks Twilio's and SendGrid's REST APIs.
+round claimed is finished in that round. The notifiers are injected
+(`notify_offline(services, notifiers_by_channel=...)`), else the configured adapters are built
+on `services.http`, as the tests do with an httpx.MockTransport that speaks Twilio's and
+SendGrid's REST APIs.
 """
 
 from __future__ import annotations
