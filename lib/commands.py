@@ -8,11 +8,10 @@ them published (a publish that fails leaves them to the relay: at-least-once). T
 comes back without `events` (`{}` for a SQL null). Every feature's commands and webhook
 processors use this.
 
-Group commit: a warm instance serving concurrent requests (Vercel's in-function concurrency,
-the Lambda target) does not publish and mark per request. Callers queue their events and one
-of them at a time — whoever holds the flush lock — publishes everything queued so far in one
-Publisher call (Pusher batches of 10) and marks it in one database call; each caller returns
-once its own events are through. Alone, a request flushes its own events at once, as before.
+Group commit (lib.batching): a warm instance serving concurrent requests does not publish and
+mark per request; what concurrent callers queued goes out in one Publisher call (Pusher
+batches of 10) and is marked in one database call, and each caller returns once its own
+events are through. Alone, a request flushes its own events at once, as before.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lib.batching import Coalescer
 from lib.realtime.outbox import Outcome, commit_events
 
 if TYPE_CHECKING:
@@ -46,43 +46,23 @@ MAX_FLUSH_ROWS = 200
 
 Rows = list[Mapping[str, Any]]
 
-
-class GroupCommit:
-    """The events of concurrent callers on one loop, published and marked together."""
-
-    def __init__(self) -> None:
-        self._pending: list[tuple[Rows, asyncio.Future[Outcome]]] = []
-        self._lock = asyncio.Lock()
-
-    async def commit(self, services: Services, rows: Rows) -> Outcome:
-        done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._pending.append((rows, done))
-        async with self._lock:
-            while not done.done():
-                batch: list[tuple[Rows, asyncio.Future[Outcome]]] = []
-                size = 0
-                while self._pending and (
-                    not batch or size + len(self._pending[0][0]) <= MAX_FLUSH_ROWS
-                ):
-                    batch.append(self._pending.pop(0))
-                    size += len(batch[-1][0])
-                try:
-                    outcome = await commit_events(
-                        services.db, services.publisher, [row for part, _ in batch for row in part]
-                    )
-                except BaseException as exc:
-                    for _, waiter in batch:
-                        if waiter is not done and not waiter.done():
-                            waiter.set_exception(exc)
-                    raise
-                for _, waiter in batch:
-                    waiter.set_result(outcome)
-        return done.result()
-
-
 _group_commits: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Services, GroupCommit]
+    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Services, Coalescer[Rows, Outcome]]
 ] = weakref.WeakKeyDictionary()
+
+
+def _group_commit(services: Services) -> Coalescer[Rows, Outcome]:
+    per_loop = _group_commits.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
+    found = per_loop.get(services)
+    if found is None:
+
+        async def flush(parts: list[Rows]) -> list[Outcome]:
+            rows = [row for part in parts for row in part]
+            outcome = await commit_events(services.db, services.publisher, rows)
+            return [outcome] * len(parts)
+
+        found = per_loop[services] = Coalescer(flush, max_size=MAX_FLUSH_ROWS, size=len)
+    return found
 
 
 async def publish_queued(
@@ -92,8 +72,4 @@ async def publish_queued(
     for the realtime side (rows that could not be published wait for the relay)."""
     if not events:
         return None
-    per_loop = _group_commits.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
-    group = per_loop.get(services)
-    if group is None:
-        group = per_loop[services] = GroupCommit()
-    return await group.commit(services, list(events))
+    return await _group_commit(services).submit(list(events))

@@ -6,7 +6,10 @@
     -> prepare (the processor's input)               400 JSON when malformed; nothing stored
     -> ONE SQL call, public.webhook_ingest:          insert into webhook_events (unique per
                                                      provider + event id) and process it in
-                                                     the same transaction
+                                                     the same transaction (concurrent
+                                                     deliveries on a warm instance share one
+                                                     webhook_ingest_many call, each in its own
+                                                     subtransaction: lib.batching)
     -> publish the events the processor queued       (lib.commands.publish_queued)
     -> answer                                        200 {"ok": true, "status": ...};
                                                      a duplicate: 200 {"duplicate": true};
@@ -21,13 +24,16 @@ backoff, and parked after MAX_ATTEMPTS; `webhooks.replay` re-runs one by hand.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lib.batching import Coalescer
 from lib.commands import publish_queued
 from lib.errors import PayloadTooLarge, SocklessError
 from lib.web import error_body, json_response, request_id
@@ -39,6 +45,10 @@ if TYPE_CHECKING:
 
 MAX_ATTEMPTS = 8
 RETRY_BATCH = 50
+MAX_GROUP = 50
+"""Deliveries one webhook_ingest_many call stores at most."""
+
+Row = dict[str, Any]
 
 
 class ProcessingFailed(SocklessError):
@@ -86,16 +96,17 @@ async def receive(request: Request, services: Services, endpoint: WebhookEndpoin
     prepare = endpoint.prepare
     payload = verified.payload if prepare is None else prepare(verified, request, services)
     event_id = verified.event_id or "sha256:" + hashlib.sha256(body).hexdigest()
-    answer: dict[str, Any] = await services.db.rpc(
-        "webhook_ingest",
-        p_provider=endpoint.provider,
-        p_event_id=event_id[:255],
-        p_type=verified.event_type[:200],
-        p_payload=payload,
-        p_processor=endpoint.processor_for(verified.event_type),
-        p_max_attempts=MAX_ATTEMPTS,
+    answer = await _ingest_group(services).submit(
+        {
+            "provider": endpoint.provider,
+            "eventId": event_id[:255],
+            "type": verified.event_type[:200],
+            "payload": payload,
+            "processor": endpoint.processor_for(verified.event_type),
+        }
     )
-    await publish_queued(services, answer.get("events"))
+    if answer.get("status") == "refused":
+        raise SocklessError(f"the {endpoint.provider} delivery could not be stored")
     return Outcome(
         provider=endpoint.provider,
         event_id=event_id,
@@ -106,6 +117,30 @@ async def receive(request: Request, services: Services, endpoint: WebhookEndpoin
         result=answer.get("result"),
         error=answer.get("error"),
     )
+
+
+_ingest_groups: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Services, Coalescer[Row, Row]]
+] = weakref.WeakKeyDictionary()
+
+
+def _ingest_group(services: Services) -> Coalescer[Row, Row]:
+    """Concurrent deliveries on this loop stored and processed by one webhook_ingest_many call
+    (each in its own subtransaction), their events published together (lib.batching)."""
+    per_loop = _ingest_groups.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
+    found = per_loop.get(services)
+    if found is None:
+
+        async def flush(deliveries: list[Row]) -> list[Row]:
+            answer: dict[str, Any] = await services.db.rpc(
+                "webhook_ingest_many", p_deliveries=deliveries, p_max_attempts=MAX_ATTEMPTS
+            )
+            await publish_queued(services, answer.get("events"))
+            outcomes: list[Row] = answer["outcomes"]
+            return outcomes
+
+        found = per_loop[services] = Coalescer(flush, max_size=MAX_GROUP)
+    return found
 
 
 def default_answer(outcome: Outcome, endpoint: WebhookEndpoint, request: Request) -> Response:

@@ -250,3 +250,47 @@ grant execute on function public.webhook_replay(bigint, integer) to service_role
 grant execute on function public.webhook_events_list(text, text, integer, bigint)
   to service_role;
 grant execute on function public.webhook_events_cleanup(integer) to service_role;
+
+-- Many deliveries in one call (a warm instance ingesting concurrent requests together): each is
+-- webhook_ingest as above, in its own subtransaction, so one that cannot even be stored (a
+-- malformed id) fails alone. Returns {"outcomes": [per delivery, in order], "events": [...]}.
+create or replace function public.webhook_ingest_many(
+  p_deliveries jsonb, p_max_attempts integer default 8
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  v_delivery jsonb;
+  v_outcome jsonb;
+  v_outcomes jsonb := '[]'::jsonb;
+  v_events jsonb := '[]'::jsonb;
+  v_error text;
+begin
+  for v_delivery in select value from jsonb_array_elements(p_deliveries) loop
+    begin
+      v_outcome := public.webhook_ingest(
+        v_delivery ->> 'provider',
+        v_delivery ->> 'eventId',
+        v_delivery ->> 'type',
+        v_delivery -> 'payload',
+        v_delivery ->> 'processor',
+        p_max_attempts
+      );
+    exception when others then
+      get stacked diagnostics v_error = message_text;
+      v_outcome := jsonb_build_object('status', 'refused', 'error', v_error);
+    end;
+    v_events := v_events || coalesce(v_outcome -> 'events', '[]'::jsonb);
+    v_outcomes := v_outcomes || jsonb_build_array(v_outcome - 'events');
+  end loop;
+  return jsonb_build_object('outcomes', v_outcomes, 'events', v_events);
+end
+$$;
+
+revoke execute on function public.webhook_ingest_many(jsonb, integer)
+  from public, anon, authenticated;
+grant execute on function public.webhook_ingest_many(jsonb, integer) to service_role;

@@ -47,7 +47,7 @@ async def test_streams_need_the_secret_path_before_any_upgrade(voice: VoiceWorld
     bridge, secret = voice.bridge, voice.bridge.config.path_secret.get()
     answer = await voice.incoming(to=voice.number(unique("owner")))
     # the api needs no change: the secret is part of BRIDGE_URL, the TwiML adds /media
-    assert voice.settings.bridge_url == f"{bridge.url}/{secret}"
+    assert voice.calls.bridge_url == f"{bridge.url}/{secret}"
     assert answer.stream_url == f"{bridge.url}/{secret}/media"
 
     wrong = [
