@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import httpx
 import psycopg
 from psycopg.rows import dict_row
+from twilio.request_validator import RequestValidator
 
 from dev.fake_openai import Behaviour, FakeOpenAI
 from dev.phone import Phone, stream_of
@@ -32,7 +33,6 @@ from lib.features.calls.settings import CallsSettings
 from lib.features.calls.webhooks import incoming, status
 from lib.services import Services
 from lib.web import function
-from lib.webhooks import form as signature
 from tests.support import asgi_client, stack_services
 from worker.config import BridgeConfig, Secret
 from worker.server import Bridge
@@ -174,8 +174,9 @@ class VoiceWorld:
             headers["x-signalwire-signature"] = signature_value
         elif signed:
             signing_key = key or self.services.settings.voice_signing_key.get()
-            headers["x-signalwire-signature"] = signature.compute(
-                signing_key, f"{signed_url_base}{url}", list(form.items())
+            # signed by Twilio's own SDK (SignalWire's cXML webhooks use the same scheme)
+            headers["x-signalwire-signature"] = RequestValidator(signing_key).compute_signature(
+                f"{signed_url_base}{url}", dict(form)
             )
         async with asgi_client(app) as client:
             return await client.post(url, content=urlencode(form), headers=headers)
