@@ -1,6 +1,7 @@
 """Who is calling: a Clerk or Supabase Auth session JWT -> `Principal`.
 
-The token comes from `Authorization: Bearer <jwt>`, else from Clerk's `__session` cookie.
+The token comes from `Authorization: Bearer <jwt>`, else from Clerk's `__session` cookie; a
+cookie on a cross-site state change is Forbidden (403, lib.csrf).
 Which verifier applies is read from the token's header and (unverified) issuer, then the
 signature decides:
 
@@ -29,7 +30,8 @@ from jwt.types import Options
 from starlette.requests import Request
 
 from lib.config import Settings
-from lib.errors import SocklessError, Unauthorized
+from lib.csrf import cross_site
+from lib.errors import Forbidden, SocklessError, Unauthorized
 from lib.jwks import Jwks
 
 if TYPE_CHECKING:
@@ -54,17 +56,18 @@ class Principal:
     email: str | None
 
 
-def token_of(request: Request) -> str:
-    """The bearer token of a request (header first, then Clerk's `__session` cookie)."""
+def token_of(request: Request) -> tuple[str, Literal["header", "cookie"]]:
+    """The bearer token of a request and where it came from (header first, then Clerk's
+    `__session` cookie)."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-        return token.strip()
+        return token.strip(), "header"
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        return cookie
+        return cookie, "cookie"
     raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
 
 
@@ -128,7 +131,14 @@ class Authenticator:
         )
 
     async def authenticate(self, request: Request) -> Principal:
-        return await self.verify(token_of(request))
+        """The Principal of a request; a cookie-authenticated state change from another site
+        is Forbidden (lib.csrf) before its token is even looked at."""
+        token, source = token_of(request)
+        if source == "cookie":
+            refused = cross_site(request, self.config)
+            if refused is not None:
+                raise Forbidden(refused)
+        return await self.verify(token)
 
     async def verify(self, token: str) -> Principal:
         try:
