@@ -1,14 +1,17 @@
 """Who is calling: a Clerk or Supabase Auth session JWT -> `Principal`.
 
-The token comes from `Authorization: Bearer <jwt>`, else from Clerk's `__session` cookie.
+The token comes from `Authorization: Bearer <jwt>`, else from Clerk's `__session` cookie; a
+cookie on a cross-site state change is Forbidden (403, lib.csrf).
 Which verifier applies is read from the token's header and (unverified) issuer, then the
 signature decides:
 
     alg HS256                              Supabase, SUPABASE_JWT_SECRET, aud "authenticated"
     alg ES256/RS256, iss ".../auth/v1"     Supabase, keys from SUPABASE_JWKS_URL
     alg RS256 otherwise                    Clerk, CLERK_JWT_KEY (PEM, no network) or
-                                           CLERK_JWKS_URL; `azp` must be one of
-                                           CLERK_AUTHORIZED_PARTIES when that is set
+                                           CLERK_JWKS_URL; `iss` must be CLERK_ISSUER,
+                                           `azp` one of CLERK_AUTHORIZED_PARTIES, an `aud`
+                                           one of CLERK_AUDIENCE: each when set, and all
+                                           of them in production
 
 Every verifier requires `exp` and `sub` and allows LEEWAY_S of clock skew. Any failure is
 `Unauthorized` with a message saying exactly what was wrong (expired, bad signature, wrong
@@ -29,7 +32,8 @@ from jwt.types import Options
 from starlette.requests import Request
 
 from lib.config import Settings
-from lib.errors import SocklessError, Unauthorized
+from lib.csrf import cross_site
+from lib.errors import Forbidden, SocklessError, Unauthorized
 from lib.jwks import Jwks
 
 if TYPE_CHECKING:
@@ -54,17 +58,18 @@ class Principal:
     email: str | None
 
 
-def token_of(request: Request) -> str:
-    """The bearer token of a request (header first, then Clerk's `__session` cookie)."""
+def token_of(request: Request) -> tuple[str, Literal["header", "cookie"]]:
+    """The bearer token of a request and where it came from (header first, then Clerk's
+    `__session` cookie)."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-        return token.strip()
+        return token.strip(), "header"
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        return cookie
+        return cookie, "cookie"
     raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
 
 
@@ -128,7 +133,14 @@ class Authenticator:
         )
 
     async def authenticate(self, request: Request) -> Principal:
-        return await self.verify(token_of(request))
+        """The Principal of a request; a cookie-authenticated state change from another site
+        is Forbidden (lib.csrf) before its token is even looked at."""
+        token, source = token_of(request)
+        if source == "cookie":
+            refused = cross_site(request, self.config)
+            if refused is not None:
+                raise Forbidden(refused)
+        return await self.verify(token)
 
     async def verify(self, token: str) -> Principal:
         try:
@@ -172,12 +184,34 @@ class Authenticator:
         else:
             raise Unauthorized("RS256 tokens are not accepted: set CLERK_JWT_KEY or CLERK_JWKS_URL")
         claims = _decode(token, key, algorithms=["RS256"], audience=None)
-        parties = self.config.clerk_authorized_parties
-        if parties:
-            azp = claims.get("azp")
-            if not isinstance(azp, str) or azp.rstrip("/") not in parties:
-                raise Unauthorized(f"token azp {azp!r} is not an authorized party")
+        self._clerk_claims(claims)
         return _principal(claims, "clerk")
+
+    def _clerk_claims(self, claims: Mapping[str, Any]) -> None:
+        """Whose token this is: `iss` is CLERK_ISSUER, `azp` one of CLERK_AUTHORIZED_PARTIES,
+        an `aud` one of CLERK_AUDIENCE. Each is checked when configured; in production each
+        is required (a token from another Clerk instance, another app's frontend, or minted
+        for another service is refused), in development an unset one is not checked."""
+        config = self.config
+        production = config.environment == "production"
+        iss = claims.get("iss")
+        if config.clerk_issuer:
+            if not isinstance(iss, str) or iss.rstrip("/") != config.clerk_issuer:
+                raise Unauthorized(f"token issuer {iss!r} is not {config.clerk_issuer!r}")
+        elif production:
+            raise Unauthorized("Clerk tokens are not accepted: CLERK_ISSUER is not set")
+        azp = claims.get("azp")
+        if config.clerk_authorized_parties:
+            if not isinstance(azp, str) or azp.rstrip("/") not in config.clerk_authorized_parties:
+                raise Unauthorized(f"token azp {azp!r} is not an authorized party")
+        elif production:
+            raise Unauthorized("Clerk tokens are not accepted: CLERK_AUTHORIZED_PARTIES is not set")
+        aud = claims.get("aud")
+        if aud is None or not (config.clerk_audience or production):
+            return
+        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else [aud]
+        if not any(isinstance(a, str) and a in config.clerk_audience for a in audiences):
+            raise Unauthorized(f"token audience {aud!r} is not one of CLERK_AUDIENCE")
 
 
 def _principal(claims: dict[str, Any], provider: Provider) -> Principal:

@@ -66,6 +66,8 @@ class Settings:
     clerk_jwt_key: str | None = None
     clerk_jwks_url: str | None = None
     clerk_authorized_parties: tuple[str, ...] = ()
+    clerk_issuer: str | None = None  # the instance's `iss`; required in production
+    clerk_audience: tuple[str, ...] = ()  # accepted `aud` values; others are refused
     supabase_jwks_url: str | None = None
     # private-encrypted- channels: 32-byte master key, base64 (blank = not offered)
     pusher_encryption_master_key: Secret = field(default_factory=lambda: Secret(""))
@@ -180,6 +182,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             for party in get("CLERK_AUTHORIZED_PARTIES").split(",")
             if party.strip()
         ),
+        clerk_issuer=get("CLERK_ISSUER").rstrip("/") or None,
+        clerk_audience=tuple(a.strip() for a in get("CLERK_AUDIENCE").split(",") if a.strip()),
         supabase_jwks_url=get("SUPABASE_JWKS_URL") or None,
         pusher_encryption_master_key=secret("PUSHER_ENCRYPTION_MASTER_KEY_BASE64"),
         realtime_auth_rate_limit=int(get("REALTIME_AUTH_RATE_LIMIT") or 120),

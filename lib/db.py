@@ -9,8 +9,10 @@ PostgREST errors become our errors in one place (`map_error`):
     raise ... using errcode 'PT402' etc.  -> the error of that HTTP status (PostgREST's PTxxx
                                              convention): PT400 BadRequest, PT402
                                              PaymentRequired, PT403 Forbidden, PT404 NotFound,
-                                             PT409 Conflict, PT412 PreconditionFailed, with
-                                             the function's message
+                                             PT409 Conflict, PT412 PreconditionFailed, PT422
+                                             UnprocessableContent, PT429 TooManyRequests (a
+                                             DETAIL of digits is its Retry-After), with the
+                                             function's message
     unknown function/table (PGRST202/42883/42P01) -> DatabaseUnavailable (schema not migrated)
     unreachable / timeout                 -> DatabaseUnavailable with Retry-After
 """
@@ -33,6 +35,8 @@ from lib.errors import (
     PaymentRequired,
     PreconditionFailed,
     SocklessError,
+    TooManyRequests,
+    UnprocessableContent,
 )
 
 if TYPE_CHECKING:
@@ -46,6 +50,7 @@ PT_CODES: dict[str, type[SocklessError]] = {
     "PT404": NotFound,
     "PT409": Conflict,
     "PT412": PreconditionFailed,
+    "PT422": UnprocessableContent,
 }
 """`raise ... using errcode 'PTxxx'` in a SQL function: PostgREST answers HTTP xxx."""
 
@@ -58,6 +63,9 @@ def map_error(exc: Exception) -> SocklessError:
     message = str(getattr(exc, "message", "") or exc)
     if code in PT_CODES:
         return PT_CODES[code](message)
+    if code == "PT429":
+        retry = _detail(exc)
+        return TooManyRequests(message, retry_after=int(retry) if retry.isdigit() else None)
     if code == "23505":
         return Conflict("that already exists", details={"constraint": _detail(exc)})
     if code in {"42501"} or code.startswith("PGRST3"):

@@ -219,13 +219,15 @@ def test_v10_style_requests(http: httpx.Client, token: Any) -> None:
     # An explicit null input for a procedure that takes none is ignored.
     response = http.get(f"/system.health?input={q(None)}", headers=json_ct)
     assert response.status_code == 200
-    # A mutation without a content-type is read as JSON (v10 servers did; curl users do).
+    # A mutation without a content-type is refused (v10 servers read it as JSON): with the
+    # session cookie, that is a cross-site post no preflight asks about (tests/test_csrf.py).
     response = http.post(
         "/testing.echo",
         content=json.dumps(ECHO),
         headers={"x-forwarded-for": unique("ip")},
     )
-    assert response.status_code == 200
+    assert response.status_code == 415
+    assert response.json()["error"]["data"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
 # -- malformed input ------------------------------------------------------------------------------
@@ -282,7 +284,9 @@ def test_invalid_input_names_the_field(
 
 @pytest.mark.parametrize("payload", [None, [], "hello", 42])
 def test_input_of_the_wrong_shape(http: httpx.Client, payload: Any) -> None:
-    response = http.post("/testing.echo", json=payload, headers={"x-forwarded-for": unique("ip")})
+    # json=None sends no body; the official clients still say application/json
+    headers = {"x-forwarded-for": unique("ip"), "content-type": "application/json"}
+    response = http.post("/testing.echo", json=payload, headers=headers)
     assert response.status_code == 400
     zod = error_of(response.json())["data"]["zodError"]
     assert zod["formErrors"] and zod["fieldErrors"] == {}
@@ -333,7 +337,7 @@ def test_wrong_method(http: httpx.Client) -> None:
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     error = error_of(response.json())
     assert error["code"] == -32005 and error["data"]["code"] == "METHOD_NOT_SUPPORTED"
-    response = http.post("/system.health")
+    response = http.post("/system.health", headers={"content-type": "application/json"})
     assert response.status_code == 405 and response.headers["allow"] == "GET"
     for method in ("PUT", "PATCH", "DELETE"):
         response = http.request(method, "/testing.echo", json=ECHO)

@@ -10,14 +10,17 @@ envelopes and lib/rpc/__init__.py for the full list of behaviours. In short:
     ?batch=1 with paths "a,b"             the calls run concurrently; an array in call order
 
 Request-level failures are answered with one (non-array) error, which the client applies to
-every call of the batch: body over `limits.max_body_bytes` (PAYLOAD_TOO_LARGE), a content-type
-other than JSON (UNSUPPORTED_MEDIA_TYPE), more than `limits.max_batch_size` calls or queries
-mixed with mutations (BAD_REQUEST), a malformed path encoding (BAD_REQUEST). Everything else is
-per call: unknown procedure (NOT_FOUND), wrong method (METHOD_NOT_SUPPORTED, `allow` header),
-bad JSON or invalid input (BAD_REQUEST), missing/invalid token on an `auth=True` procedure
-(UNAUTHORIZED), rate limit (TOO_MANY_REQUESTS, `retry-after` header), a call over
-`limits.call_timeout_s` (TIMEOUT), and any unexpected exception (INTERNAL_SERVER_ERROR, logged,
-no message or stack outside development). No exception leaves this app.
+every call of the batch: body over `limits.max_body_bytes` (PAYLOAD_TOO_LARGE), a POST whose
+content-type is not application/json, absent or empty included (UNSUPPORTED_MEDIA_TYPE: the
+other kinds are what a cross-site form posts without a preflight), more than
+`limits.max_batch_size` calls or queries mixed with mutations (BAD_REQUEST), a malformed path
+encoding (BAD_REQUEST). Everything else is per call: unknown procedure (NOT_FOUND), wrong
+method (METHOD_NOT_SUPPORTED, `allow` header), bad JSON or invalid input (BAD_REQUEST),
+missing/invalid token on an `auth=True` procedure (UNAUTHORIZED; FORBIDDEN for the session
+cookie on a cross-site POST, lib.csrf), rate limit (TOO_MANY_REQUESTS, `retry-after` header),
+a call over `limits.call_timeout_s` (TIMEOUT), and any unexpected exception
+(INTERNAL_SERVER_ERROR, logged, no message or stack outside development). No exception
+leaves this app.
 """
 
 from __future__ import annotations
@@ -173,10 +176,16 @@ class Endpoint:
         if request.method == "GET":
             return request.query_params.get("input")
         content_type = request.headers.get("content-type")
-        if content_type is not None:
+        if request.method == "POST":
+            # Only JSON: a form or text/plain body is what another site can post without a
+            # CORS preflight (and with the session cookie); application/json always preflights.
+            if content_type is None or not content_type.strip():
+                raise UnsupportedMediaType('a POST body needs "content-type: application/json"')
             media = content_type.split(";", 1)[0].strip().lower()
-            if media not in ("application/json", ""):
-                raise UnsupportedMediaType(f'Unsupported content-type "{content_type[:100]}"')
+            if media != "application/json":
+                raise UnsupportedMediaType(
+                    f'Unsupported content-type "{content_type[:100]}": send application/json'
+                )
         limit = self.limits.max_body_bytes
         too_large = PayloadTooLarge(f"request body is larger than {limit} bytes")
         length = request.headers.get("content-length", "")

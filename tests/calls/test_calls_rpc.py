@@ -19,7 +19,7 @@ from lib.features.calls import procedures as calls
 from lib.realtime.memory import MemoryPublisher
 from lib.rpc import router, trpc_app
 from lib.services import Services
-from tests.calls.harness import PUBLIC, api_services
+from tests.calls.harness import PUBLIC, api_services, e164
 from tests.support import asgi_client, sql, unique
 
 Provider = Callable[[httpx.Request], httpx.Response]
@@ -79,12 +79,23 @@ def code(body: Any) -> str:
     return str(body["error"]["data"]["code"])
 
 
+def owned_number(stack: Stack, owner: str, number: str | None = None) -> str:
+    """Give `owner` a call number (calls go out only from the caller's own numbers)."""
+    number = number or e164()
+    with sql(stack) as conn:
+        conn.execute(
+            "insert into public.call_numbers (number, owner_id) values (%s, %s)", [number, owner]
+        )
+    return number
+
+
 async def test_calls_start_asks_the_provider_to_dial_and_returns_the_queued_call(
-    services: Services, token
+    stack: Stack, services: Services, token
 ):
     db = services.db
     rpc = Rpc(services, placed)
     user = unique("user")
+    mine = owned_number(stack, user)
     body = await rpc.call(
         "calls.start",
         user,
@@ -96,7 +107,7 @@ async def test_calls_start_asks_the_provider_to_dial_and_returns_the_queued_call
         "outbound",
         "queued",
         "+15550123456",
-        "+15550100000",
+        mine,
     )
     assert call["goal"] == "Confirm the delivery" and call["context"] == {"name": "Ada"}
     [request] = rpc.requests
@@ -108,7 +119,7 @@ async def test_calls_start_asks_the_provider_to_dial_and_returns_the_queued_call
         == "Basic " + base64.b64encode(b"project-1:api-token").decode()
     )
     form = parse_qs(request.content.decode())
-    assert form["To"] == ["+15550123456"] and form["From"] == ["+15550100000"]
+    assert form["To"] == ["+15550123456"] and form["From"] == [mine]
     assert form["Url"] == [f"{PUBLIC}/api/voice/incoming?callId={call['id']}"]
     assert form["StatusCallback"] == [f"{PUBLIC}/api/voice/status?callId={call['id']}"]
     assert form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
@@ -128,19 +139,23 @@ async def test_twilio_is_the_same_protocol_under_its_own_base_url(stack: Stack, 
     )
     db = Database(services.settings)
     rpc = Rpc(services.replace(db=db), placed)
+    user = unique("user")
+    mine = owned_number(stack, user)
     body = await rpc.call(
         "calls.start",
-        unique("user"),
-        {"to": "+15550123456", "goal": "Say hi", "fromNumber": "+15550199999"},
+        user,
+        {"to": "+15550123456", "goal": "Say hi", "fromNumber": mine},
         token=token,
     )
     await db.aclose()
     await rpc.http.aclose()
-    assert body["result"]["data"]["fromNumber"] == "+15550199999"
+    assert body["result"]["data"]["fromNumber"] == mine
     assert str(rpc.requests[0].url) == "https://api.twilio.com/2010-04-01/Accounts/AC1/Calls.json"
 
 
-async def test_a_refused_call_is_marked_failed_and_reported(services: Services, token):
+async def test_a_refused_call_is_marked_failed_and_reported(
+    stack: Stack, services: Services, token
+):
     db = services.db
 
     def refuse(request: httpx.Request) -> httpx.Response:
@@ -148,6 +163,7 @@ async def test_a_refused_call_is_marked_failed_and_reported(services: Services, 
 
     rpc = Rpc(services, refuse)
     user = unique("user")
+    owned_number(stack, user)
     body = await rpc.call("calls.start", user, {"to": "+15550000001", "goal": "g"}, token=token)
     assert code(body) == "BAD_REQUEST"
     assert "Invalid 'To' Phone Number" in body["error"]["message"]
@@ -163,11 +179,14 @@ async def test_a_refused_call_is_marked_failed_and_reported(services: Services, 
     await rpc_down.http.aclose()
 
 
-async def test_calls_start_validates_authenticates_and_rate_limits(services: Services, token):
+async def test_calls_start_validates_authenticates_and_rate_limits(
+    stack: Stack, services: Services, token
+):
     rpc = Rpc(services, placed)
     good = {"to": "+15550123456", "goal": "g"}
     assert code(await rpc.call("calls.start", None, good)) == "UNAUTHORIZED"
     user = unique("user")
+    owned_number(stack, user)
     for bad in ({"to": "0123", "goal": "g"}, {"to": "+15550123456", "goal": ""}, {**good, "x": 1}):
         assert code(await rpc.call("calls.start", user, bad, token=token)) == "BAD_REQUEST"
     big = {**good, "context": {"notes": "x" * 5000}}
@@ -180,10 +199,13 @@ async def test_calls_start_validates_authenticates_and_rate_limits(services: Ser
     await rpc.http.aclose()
 
 
-async def test_calls_get_and_list_show_only_the_callers_calls(services: Services, token):
+async def test_calls_get_and_list_show_only_the_callers_calls(
+    stack: Stack, services: Services, token
+):
     db = services.db
     rpc = Rpc(services, placed)
     alice, bob = unique("alice"), unique("bob")
+    owned_number(stack, alice)
     made = []
     for n in range(3):
         body = await rpc.call(

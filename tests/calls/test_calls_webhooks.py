@@ -169,7 +169,7 @@ async def test_an_outbound_call_learns_its_sid_from_whichever_webhook_comes_firs
         "calls_create_outbound",
         p_owner=owner,
         p_provider="signalwire",
-        p_from="+15550001111",
+        p_from=hooks.number(owner),
         p_to="+15550002222",
         p_goal="Confirm the delivery",
         p_context={},

@@ -21,6 +21,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def api(stack: Stack, token, http: httpx.AsyncClient) -> Callable[[str], Trpc]:  # noqa: ANN001
     def signed_in(who: str) -> Trpc:
-        return Trpc(http, f"{stack.api_url}/api/trpc", token(who))
+        return Trpc(http, f"{stack.api_url}/api/trpc", token(who), stack)
 
     return signed_in

@@ -36,6 +36,8 @@ class Trpc:
     http: httpx.AsyncClient
     base: str
     token: str | None
+    stack: Stack | None = None
+    """Where create_conversation gives the participants a profile (users must exist)."""
 
     def _headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.token}"} if self.token else {}
@@ -70,9 +72,20 @@ def error(response: httpx.Response) -> dict[str, Any]:
     return {**body["error"]["data"], "message": body["error"]["message"]}
 
 
+def profiles(stack: Stack, *users: str) -> None:
+    """Make `users` exist (a profiles row, as the Clerk webhook or Supabase Auth would)."""
+    with sql(stack) as conn:
+        for who in users:
+            conn.execute(
+                "insert into public.profiles (id) values (%s) on conflict (id) do nothing", [who]
+            )
+
+
 async def create_conversation(
     api: Trpc, participants: list[str], title: str = "", **extra: Any
 ) -> dict[str, Any]:
+    if api.stack is not None:
+        profiles(api.stack, *participants)
     created = data(
         await api.mutation(
             "messaging.createConversation",

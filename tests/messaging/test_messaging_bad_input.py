@@ -42,7 +42,8 @@ async def world(stack, token) -> World:  # noqa: ANN001
     async with httpx.AsyncClient(timeout=30) as http:
         base = f"{stack.api_url}/api/trpc"
         me, friend = user("me"), user("friend")
-        mine, theirs = Trpc(http, base, token(me)), Trpc(http, base, token(friend))
+        mine = Trpc(http, base, token(me), stack)
+        theirs = Trpc(http, base, token(friend), stack)
         conversation = (await create_conversation(mine, [friend]))["id"]
         message = (await send(mine, conversation, "hello"))["message"]["id"]
         elsewhere = (await create_conversation(theirs, [user("x")]))["id"]

@@ -94,7 +94,8 @@ async def test_an_offline_recipient_gets_one_sms_for_several_messages(
     (sms,) = fake.sms_to(number)
     assert sms.sender == providers.FROM_NUMBER
     assert sms.body == (
-        "Chatty: 3 new messages. Ana: see you at the station (+2 more). https://app.example.com"
+        f"Chatty: 3 new messages. Ana ({ana}): see you at the station (+2 more)."
+        " https://app.example.com"
     )
     (batch,) = batches(stack, cleo)
     assert (batch["status"], batch["channel"], batch["message_count"]) == ("sent", "sms", 3)
@@ -126,9 +127,9 @@ async def test_an_email_recipient_gets_one_email_listing_every_sender(
 
     (email,) = fake.emails_to(address)
     assert email.sender == providers.FROM_EMAIL
-    assert email.subject == "3 new messages from Ben and Ana"
+    assert email.subject == f"3 new messages from Ben ({ben}) and Ana ({ana})"
     assert email.text.index("lunch at noon?") < email.text.index("works for me")
-    assert 'Ana in "Plans"' in email.text and "psst, bring the cake" in email.text
+    assert f'Ana ({ana}) in "Plans"' in email.text and "psst, bring the cake" in email.text
     assert email.text.rstrip().endswith("Read and reply: https://app.example.com")
     (batch,) = batches(stack, dora)
     assert email.notification == f"messaging-batch-{batch['id']}"
@@ -256,7 +257,15 @@ async def test_the_cron_runs_over_http_with_the_default_log_notifier(stack: Stac
     assert response.status_code == 200
     body = response.json()
     if "skipped" not in body:  # the stack's own schedule may be running it right now
-        assert set(body["result"]) == {"rounds", "sent", "retry", "failed", "skipped"}
+        assert set(body["result"]) == {
+            "rounds",
+            "sent",
+            "retry",
+            "failed",
+            "skipped",
+            "released",
+            "unfinished",
+        }
 
 
 # -- the digest ---------------------------------------------------------------------------------
@@ -289,7 +298,7 @@ def batch(*messages: Missed, count: int | None = None, conversations: int = 1) -
 
 def test_sms_text_summarizes_and_clips():
     one = batch(missed("u1", "hello\n  there", name="Ana"))
-    assert sms_text(one, app_name="App", app_url="") == "App: 1 new message. Ana: hello there."
+    assert sms_text(one, app_name="App", app_url="") == "App: 1 new message. Ana (u1): hello there."
     long = batch(missed("u1", "x" * 500), count=40, conversations=3)
     text = sms_text(long, app_name="App", app_url="https://a.test")
     assert text.startswith("App: 40 new messages in 3 conversations. u1: " + "x" * 99 + "…")
@@ -298,12 +307,26 @@ def test_sms_text_summarizes_and_clips():
 
 def test_email_subject_names_senders():
     people = [missed(f"u{i}", "hi", name=n) for i, n in enumerate(["Ana", "Ben", "Cy", "Di"])]
-    assert email_subject(batch(people[0])) == "New message from Ana"
-    assert email_subject(batch(*people[:3])) == "3 new messages from Ana, Ben and Cy"
-    assert email_subject(batch(*people)) == "4 new messages from Ana, Ben and 2 others"
+    assert email_subject(batch(people[0])) == "New message from Ana (u0)"
+    assert email_subject(batch(*people[:3])) == "3 new messages from Ana (u0), Ben (u1) and Cy (u2)"
+    assert email_subject(batch(*people)) == "4 new messages from Ana (u0), Ben (u1) and 2 others"
     notification = compose(
         batch(*people, count=30).model_copy(update={"channel": "email", "address": "r@x.test"}),
         app_name="App",
         app_url="",
     )
     assert "...and 26 earlier messages." in notification.text
+
+
+def test_a_sender_is_named_by_display_name_and_verified_id():
+    """Display names are chosen by their owners; the id is what nobody else can have."""
+    impostor = missed("user_2evil", "your account is locked, call +15550100", name="Your Bank")
+    text = sms_text(batch(impostor), app_name="App", app_url="")
+    assert (
+        text
+        == "App: 1 new message. Your Bank (user_2evil): your account is locked, call +15550100."
+    )
+    assert missed("u1", "hi", name="u1").sender == "u1"  # no name, or the id itself: once
+    assert missed("u1", "hi", name=" \n ").sender == "u1"
+    long = missed("u1", "hi", name="A" * 300).sender
+    assert long.endswith("… (u1)") and len(long) == 40 + len(" (u1)")

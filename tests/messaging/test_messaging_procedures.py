@@ -27,6 +27,7 @@ from tests.messaging.messaging_support import (
     data,
     error,
     outbox,
+    profiles,
     send,
     user,
 )
@@ -207,6 +208,7 @@ async def test_create_conversation_includes_the_creator_and_is_idempotent(stack:
     a, b, c = user("a"), user("b"), user("c")
     cid = client_id()
     body = {"participants": [b, c, b, a], "title": "Plans", "clientId": cid}
+    profiles(stack, b, c)
 
     first = data(await api(a).mutation("messaging.createConversation", body))
     retry = data(await api(a).mutation("messaging.createConversation", body))
@@ -261,7 +263,7 @@ async def limited(stack: Stack) -> AsyncIterator[Callable[[str], Trpc]]:
     app = trpc_app(router(*messaging.PROCEDURES), services=services)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://fn.test") as http:
-        yield lambda token: Trpc(http, "http://fn.test/api/trpc", token)
+        yield lambda token: Trpc(http, "http://fn.test/api/trpc", token, stack)
     await db.aclose()
 
 

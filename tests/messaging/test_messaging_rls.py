@@ -211,6 +211,8 @@ def test_queues_and_presence_belong_to_the_service_role(stack: Stack, chat: Chat
         "select public.messaging_conversations('x', 10, null, null)",
         "select public.messaging_messages('x', gen_random_uuid(), null, null, 10)",
         "select public.messaging_notify_claim(10, 0)",
+        "select public.messaging_notify_claim(10, 0, 600, 5)",
+        "select public.messaging_notify_release(array[1::bigint])",
         "select public.messaging_notify_finish(1, 'sent', null, null, 0, 1)",
         "select public.messaging_notify_cleanup(30)",
         "select public.realtime_presence_apply(repeat('a', 64), 1, '[]')",

@@ -117,6 +117,7 @@ class Trpc:
             params = {} if input is None else {"input": json.dumps(input)}
             response = await self.http.get(url, params=params, headers=headers)
         else:
+            headers["content-type"] = "application/json"  # as @trpc/client sends it
             response = await self.http.post(url, content=json.dumps(input), headers=headers)
         return Reply(response.status_code, response.json())
 

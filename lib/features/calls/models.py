@@ -48,7 +48,8 @@ class StartInput(BaseModel):
     goal: str = Field(min_length=1, max_length=2000)
     context: dict[str, Any] = Field(default_factory=dict)
     fromNumber: E164 | None = None
-    """Caller id; VOICE_FROM_NUMBER when absent."""
+    """Caller id: one of the caller's call numbers. Absent: VOICE_FROM_NUMBER if the caller
+    owns it, else the caller's oldest number."""
 
     @field_validator("context")
     @classmethod

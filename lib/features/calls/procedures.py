@@ -2,6 +2,12 @@
 
     calls.start  mutation, signed in, 10 calls / 10 min / caller
                  {to, goal, context?, fromNumber?} -> the call (status "queued" or later)
+                 refused: UNPROCESSABLE_CONTENT (422) for a destination outside the policy
+                 (destinations.py: country codes, premium ranges), FORBIDDEN (403) for a
+                 fromNumber that is not one of the caller's call_numbers (without one: the
+                 caller's own number, VOICE_FROM_NUMBER first if it is theirs), and
+                 TOO_MANY_REQUESTS (429) past CALLS_DAILY_LIMIT calls in 24 hours (counted
+                 in calls_create_outbound, migration 20261130300000_calls_guards)
     calls.get    query, signed in      {id} -> the call with its transcript (NOT_FOUND if it is
                                        not the caller's)
     calls.list   query, signed in      {limit?, before?} -> {calls, next}, newest first
@@ -22,8 +28,8 @@ from pydantic import TypeAdapter
 
 from lib.commands import command
 from lib.db import map_error
-from lib.errors import BadRequest, NotFound, ServiceUnavailable, SocklessError
-from lib.features.calls import models
+from lib.errors import NotFound, ServiceUnavailable, SocklessError, UnprocessableContent
+from lib.features.calls import destinations, models
 from lib.features.calls.models import (
     Call,
     CallList,
@@ -41,21 +47,25 @@ if TYPE_CHECKING:
 
 async def start(ctx: Context, input: StartInput) -> Call:
     config = ctx.settings
+    calls = ctx.services.feature(CallsSettings)
     if not config.public_base_url:
         raise ServiceUnavailable("PUBLIC_BASE_URL is not set: the provider could not reach us")
-    from_number = input.fromNumber or ctx.services.feature(CallsSettings).voice_from_number
-    if not from_number:
-        raise BadRequest("fromNumber is required (no VOICE_FROM_NUMBER is configured)")
+    refused = destinations.refusal(input.to, calls.destinations)
+    if refused is not None:
+        raise UnprocessableContent(f"destination refused: {refused}")
     api = TelephonyApi.from_settings(config, http=ctx.services.http)
     row: dict[str, Any] = await ctx.db.rpc(
         "calls_create_outbound",
         p_owner=ctx.user.user_id,
         p_provider=config.voice_provider,
-        p_from=from_number,
+        p_from=input.fromNumber,
         p_to=input.to,
         p_goal=input.goal,
         p_context=input.context,
+        p_default_from=calls.voice_from_number or None,
+        p_daily_limit=calls.daily_limit,
     )
+    from_number = str(row["from_number"])
     call_id = str(row["id"])
     base = config.public_base_url
     try:

@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 from typing import Literal, Self
 
 from lib.config import Secret, choice
+from lib.features.calls.destinations import (
+    DEFAULT_BLOCKED_PREFIXES,
+    DestinationPolicy,
+    country_codes,
+    prefixes,
+)
 
 VoiceCodec = Literal["pcmu", "l16"]
 
@@ -23,6 +29,11 @@ class CallsSettings:
     bridge_url: str = "ws://127.0.0.1:8080"
     bridge_token_secret: Secret = field(default_factory=lambda: Secret(""))
     bridge_token_ttl_s: int = 120
+    destinations: DestinationPolicy = field(default_factory=DestinationPolicy)
+    """What calls.start may dial: CALLS_ALLOWED_COUNTRY_CODES (default 1) and
+    CALLS_BLOCKED_PREFIXES (default NANP premium and +1 international ranges)."""
+    daily_limit: int = 50
+    """Outbound calls per owner per 24 hours (CALLS_DAILY_LIMIT), counted in SQL."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -37,4 +48,18 @@ class CallsSettings:
             bridge_url=get("BRIDGE_URL", "ws://127.0.0.1:8080").rstrip("/"),
             bridge_token_secret=Secret(get("BRIDGE_TOKEN_SECRET")),
             bridge_token_ttl_s=int(get("BRIDGE_TOKEN_TTL_S") or 120),
+            destinations=DestinationPolicy(
+                allowed_country_codes=country_codes(
+                    get("CALLS_ALLOWED_COUNTRY_CODES") or "1", "CALLS_ALLOWED_COUNTRY_CODES"
+                ),
+                blocked_prefixes=prefixes(get("CALLS_BLOCKED_PREFIXES"), "CALLS_BLOCKED_PREFIXES")
+                or DEFAULT_BLOCKED_PREFIXES,
+            ),
+            daily_limit=_non_negative(get("CALLS_DAILY_LIMIT") or "50", "CALLS_DAILY_LIMIT"),
         )
+
+
+def _non_negative(value: str, name: str) -> int:
+    if not value.isdigit():
+        raise ValueError(f"{name}={value!r}: expected a whole number, 0 or more")
+    return int(value)

@@ -1,9 +1,12 @@
 """What an offline recipient is sent: one SMS or one email summarizing the messages they
 missed (a claimed batch from public.messaging_notify_claim). Pure: no I/O.
 
-    SMS    "Sockless: 3 new messages in 2 conversations. Ana: see you at 5 (+2 more).
+    SMS    "Sockless: 3 new messages in 2 conversations. Ana (user_2ab): see you at 5 (+2 more).
             https://app.example.com"
-    email  subject "3 new messages from Ana and Ben"; a plain-text body listing up to 20 of them
+    email  subject "3 new messages from Ana (user_2ab) and Ben (user_9cd)"; a plain-text body
+           listing up to 20 of them
+
+A sender is named by display name and user id: anyone may call themselves anything.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pydantic import BaseModel
 from lib.notify.port import Notification
 
 SMS_PREVIEW_CHARS = 100
+SENDER_NAME_CHARS = 40
 EMAIL_PREVIEW_CHARS = 200
 
 
@@ -31,7 +35,10 @@ class Missed(BaseModel):
 
     @property
     def sender(self) -> str:
-        return self.senderName or self.senderId
+        """The sender as the recipient reads it: the display name, which its owner chooses
+        freely ("Your bank"), always next to the verified user id nobody else can have."""
+        name = _clip(self.senderName or "", SENDER_NAME_CHARS)
+        return self.senderId if not name or name == self.senderId else f"{name} ({self.senderId})"
 
 
 class Batch(BaseModel):

@@ -2,19 +2,23 @@
 they received while offline (declared in lib/features/messaging/__init__.py; scheduled in
 vercel.json "crons").
 
-    claim   public.messaging_notify_claim(limit, NOTIFY_DELAY_S): recipients whose pending
+    claim   public.messaging_notify_claim(limit, NOTIFY_DELAY_S, lease, max attempts): stale
+            `sending` batches recovered first (their lease expired); recipients whose pending
             items are older than the delay (they may still read them in the app), each handed
             to exactly one caller; items read meanwhile are dropped from the queue first
     send    lib.notify: the recipient's channel (notification_contacts) picks the adapter
     finish  public.messaging_notify_finish: sent | retry (definitely not sent, transient:
             pending again after a backoff, dropped after max attempts) | failed (refused, or
             the outcome is unknown: never resent, so nobody is notified twice)
+    release public.messaging_notify_release: batches the run never tried to send
 
 Rounds of claims continue until nothing is due or the time budget is spent; every batch a
-round claimed is finished in that round. The notifiers are injected
-(`notify_offline(services, notifiers_by_channel=...)`), else the configured adapters are built
-on `services.http`, as the tests do with an httpx.MockTransport that speaks Twilio's and
-SendGrid's REST APIs.
+round claimed is finished in that round, released (never tried: pending again), or, when its
+outcome cannot be recorded, left `sending` for the next claim to recover once its lease
+(NotifyPolicy.lease_s) has expired. One batch's failure never stops the others. The
+notifiers are injected (`notify_offline(services, notifiers_by_channel=...)`), else the
+configured adapters are built on `services.http`, as the tests do with an httpx.MockTransport
+that speaks Twilio's and SendGrid's REST APIs.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from lib.features.messaging.digest import Batch, compose
 from lib.features.messaging.settings import MessagingSettings
 from lib.notify import Channel, Notifier, NotifyError, notifiers
+from lib.notify.port import Notification
 
 if TYPE_CHECKING:
     from lib.db import Database
@@ -37,7 +42,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sockless.messaging")
 
-Outcome = Literal["sent", "retry", "failed", "skipped"]
+Outcome = Literal["sent", "retry", "failed", "skipped", "released", "unfinished"]
+"""A batch's fate in one run: the finish outcomes, `skipped` (no way to reach the recipient),
+`released` (never tried: handed back, pending again) and `unfinished` (tried, but its outcome
+could not be recorded: the lease recovers it)."""
+OUTCOMES: tuple[Outcome, ...] = ("sent", "retry", "failed", "skipped", "released", "unfinished")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,46 +58,32 @@ class NotifyPolicy:
     """No new claim after this long (Vercel's shortest maxDuration is 10 s)."""
     retry_s: float = 300.0
     max_attempts: int = 5
+    lease_s: float = 600.0
+    """A batch still `sending` this long after its claim is recovered by the next claim: the
+    run that took it is gone (longer than any function runs, the cron's lease included)."""
 
 
 DEFAULT_POLICY = NotifyPolicy()
 
 
-async def deliver(
-    db: Database,
-    batch: Batch,
-    by_channel: Mapping[Channel, Notifier],
-    *,
-    app_name: str,
-    config: MessagingSettings,
-    policy: NotifyPolicy = DEFAULT_POLICY,
-) -> Outcome:
-    """Send one claimed batch and record the outcome."""
-    if batch.status == "skipped" or batch.channel == "none":
-        return "skipped"
-    notification = compose(batch, app_name=app_name, app_url=config.notify_app_url)
-    outcome: Outcome = "sent"
+@dataclass(frozen=True)
+class Sending:
+    outcome: Literal["sent", "retry", "failed"]
     provider_id: str | None = None
     error: str | None = None
+
+
+async def send(batch: Batch, notification: Notification, notifier: Notifier) -> Sending:
+    """Hand one notification to its notifier; never raises for the notifier's failures."""
     try:
-        provider_id = (await by_channel[batch.channel].send(notification)).provider_id
+        return Sending("sent", (await notifier.send(notification)).provider_id)
     except NotifyError as exc:
-        outcome, error = ("retry" if exc.retry else "failed"), exc.message
+        sending = Sending("retry" if exc.retry else "failed", error=exc.message)
     except Exception as exc:  # an adapter bug: the outcome is unknown, so it is not resent
         log.error("notifier failed on batch %s", batch.batch, exc_info=exc)
-        outcome, error = "failed", f"{type(exc).__name__}: {exc}"
-    if error is not None:
-        log.warning("notification %s not sent (%s): %s", batch.batch, outcome, error)
-    await db.rpc(
-        "messaging_notify_finish",
-        p_batch=batch.batch,
-        p_outcome=outcome,
-        p_provider_id=provider_id,
-        p_error=error,
-        p_retry_seconds=policy.retry_s,
-        p_max_attempts=policy.max_attempts,
-    )
-    return outcome
+        sending = Sending("failed", error=f"{type(exc).__name__}: {exc}")
+    log.warning("notification %s not sent (%s): %s", batch.batch, sending.outcome, sending.error)
+    return sending
 
 
 async def run_once(
@@ -99,26 +94,59 @@ async def run_once(
     config: MessagingSettings,
     policy: NotifyPolicy = DEFAULT_POLICY,
 ) -> tuple[int, Counter[Outcome]]:
-    """One claim and its deliveries: (batches claimed, outcomes)."""
+    """One claim and its deliveries: (batches claimed, outcomes).
+
+    Batches are independent: one that fails (its notifier, its database write) is counted and
+    logged, and the others go on. A batch never handed to its notifier (the run was cancelled
+    while it waited, or it failed before sending) is released: pending again, nothing counted
+    against it. One whose outcome could not be written stays `sending` until the lease
+    recovers it (messaging_notify_claim, migration 20261130300100_messaging_notify_lease)."""
     rows = await db.rpc(
         "messaging_notify_claim",
         p_limit=policy.recipients_per_claim,
         p_delay_seconds=float(config.notify_delay_s),
+        p_lease_seconds=policy.lease_s,
+        p_max_attempts=policy.max_attempts,
     )
     batches = [Batch.model_validate(row) for row in rows or []]
+    untried = {b.batch for b in batches if b.status == "sending" and b.channel != "none"}
     gate = asyncio.Semaphore(policy.concurrency)
     counts: Counter[Outcome] = Counter()
 
     async def one(batch: Batch) -> None:
+        if batch.batch not in untried:
+            counts["skipped"] += 1
+            return
         async with gate:
-            outcome = await deliver(
-                db, batch, by_channel, app_name=app_name, config=config, policy=policy
-            )
-            counts[outcome] += 1
+            try:
+                notification = compose(batch, app_name=app_name, app_url=config.notify_app_url)
+                untried.discard(batch.batch)
+                sending = await send(batch, notification, by_channel[notification.channel])
+                await db.rpc(
+                    "messaging_notify_finish",
+                    p_batch=batch.batch,
+                    p_outcome=sending.outcome,
+                    p_provider_id=sending.provider_id,
+                    p_error=sending.error,
+                    p_retry_seconds=policy.retry_s,
+                    p_max_attempts=policy.max_attempts,
+                )
+            except Exception as exc:  # this batch only: the others go on
+                log.error("notification batch %s failed", batch.batch, exc_info=exc)
+                if batch.batch not in untried:
+                    counts["unfinished"] += 1
+                return
+            counts[sending.outcome] += 1
 
-    async with asyncio.TaskGroup() as group:
-        for batch in batches:
-            group.create_task(one(batch), name=f"notify-batch-{batch.batch}")
+    try:
+        async with asyncio.TaskGroup() as group:
+            for batch in batches:
+                group.create_task(one(batch), name=f"notify-batch-{batch.batch}")
+    finally:
+        if untried:
+            released = sorted(untried)
+            await db.rpc("messaging_notify_release", p_batches=released)
+            counts["released"] += len(released)
     return len(batches), counts
 
 
@@ -146,7 +174,4 @@ async def notify_offline(
         totals.update(counts)
         if claimed < policy.recipients_per_claim:
             break
-    return {
-        "rounds": rounds,
-        **{outcome: totals[outcome] for outcome in ("sent", "retry", "failed", "skipped")},
-    }
+    return {"rounds": rounds, **{outcome: totals[outcome] for outcome in OUTCOMES}}

@@ -3,7 +3,11 @@ caller; the caller's user id comes from the token, never from the input).
 
     messaging.createConversation  mutation  {participants, title?, clientId?} -> {conversation,
                                             duplicate}; `conversation-added` on each
-                                            participant's private-user-{id}
+                                            participant's private-user-{id}. Participants are
+                                            users with a profile (UNPROCESSABLE_CONTENT naming
+                                            the others: a participant gets SMS/email);
+                                            MESSAGING_CREATE_RATE_LIMIT per user per window and
+                                            MESSAGING_CONVERSATIONS_PER_DAY per 24 h (429)
     messaging.conversations       query     {limit?, before?} -> {conversations (unread counts,
                                             last message, read positions), next}
     messaging.send                mutation  {conversationId, clientId, body} -> {message,
@@ -47,13 +51,22 @@ from lib.rpc.procedure import Context, Procedure
 
 
 async def create_conversation(ctx: Context, input: CreateConversationInput) -> Created:
+    user = ctx.user.user_id
+    config = ctx.services.feature(MessagingSettings)
+    await enforce(
+        ctx.db,
+        f"messaging.createConversation:{user}",
+        limit=config.create_rate_limit,
+        window_s=config.create_rate_window_s,
+    )
     result = await command(
         ctx.services,
         "messaging_create_conversation",
-        p_user=ctx.user.user_id,
+        p_user=user,
         p_participants=list(input.participants),
         p_title=input.title,
         p_client_id=input.clientId,
+        p_daily_limit=config.conversations_per_day,
     )
     return Created.model_validate(result)
 
@@ -130,7 +143,6 @@ PROCEDURES = [
         input=CreateConversationInput,
         output=Created,
         handler=create_conversation,
-        rate_limit=(30, 60),
         description="Start a conversation with other users (idempotent with a clientId).",
     ),
     Procedure(
