@@ -8,7 +8,8 @@ deployment answers every request with that JSON 500 instead of half-working:
     REALTIME_PROVIDER=memory        events would stay in one instance's memory
     NOTIFY_SMS_PROVIDER=log,        the log notifier writes message text to the logs and
     NOTIFY_EMAIL_PROVIDER=log       marks it sent
-    CRON_SECRET blank               anyone could run the cron jobs
+    SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY, PUSHER_APP_ID/KEY/SECRET (with pusher) blank
+    CRON_SECRET blank               the cron paths would refuse Vercel's calls
     Clerk without issuer/parties    CLERK_JWT_KEY or CLERK_JWKS_URL set needs CLERK_ISSUER and
                                     CLERK_AUTHORIZED_PARTIES (any Clerk app's token would pass)
     a local URL in a provider       127.0.0.1 / localhost / 0.0.0.0 / ::1 in SUPABASE_URL,
@@ -80,6 +81,20 @@ def _clerk_unbound(settings: Settings, env: Mapping[str, str]) -> Iterator[str]:
             yield "CLERK_AUTHORIZED_PARTIES"
 
 
+def _blank_required(settings: Settings, env: Mapping[str, str]) -> Iterator[str]:
+    required = {
+        "SUPABASE_URL": settings.supabase_url,
+        "SUPABASE_SERVICE_ROLE_KEY": settings.supabase_service_role_key.get(),
+    }
+    if settings.realtime_provider == "pusher":
+        required |= {
+            "PUSHER_APP_ID": settings.pusher_app_id,
+            "PUSHER_KEY": settings.pusher_key,
+            "PUSHER_SECRET": settings.pusher_secret.get(),
+        }
+    yield from (variable for variable, value in required.items() if not value)
+
+
 def _local_urls(settings: Settings, env: Mapping[str, str]) -> Iterator[str]:
     for variable, value_of in LOCAL_URLS:
         value = value_of(settings, env)
@@ -88,6 +103,7 @@ def _local_urls(settings: Settings, env: Mapping[str, str]) -> Iterator[str]:
 
 
 RULES: tuple[Rule, ...] = (
+    Rule("must be set (PUSHER_* when REALTIME_PROVIDER=pusher)", _blank_required),
     Rule(
         "must be pusher or supabase: memory keeps events inside one instance",
         _when(lambda s: s.realtime_provider == "memory", "REALTIME_PROVIDER"),

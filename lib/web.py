@@ -214,11 +214,12 @@ def function(
             await _lifespan(receive, send)
             return
         request = Request(scope, receive)
+        services = get_services()  # first: a refused environment answers every request
         handler = allowed.get(request.method)
         if handler is None:
             methods = ", ".join(sorted(allowed))
             raise MethodNotAllowed(f"{request.method} is not allowed here; use {methods}")
-        result = await handler(request, get_services())
+        result = await handler(request, services)
         response = result if isinstance(result, Response) else json_response(result)
         await response(scope, receive, send)
 

@@ -82,7 +82,7 @@ def test_health_is_503_naming_the_migration_when_the_newest_is_not_applied(stack
 
 def test_the_migration_health_expects_is_the_newest_file():
     newest = max(path.name.split("_", 1)[0] for path in MIGRATIONS.glob("*.sql"))
-    assert SCHEMA_MIGRATION == newest, "a migration was added: bump lib.health.SCHEMA_MIGRATION"
+    assert newest == SCHEMA_MIGRATION, "a migration was added: bump lib.health.SCHEMA_MIGRATION"
 
 
 def sql_names_called(root: Path) -> Iterator[tuple[str, str]]:
