@@ -1,7 +1,8 @@
-"""GET /api/health -> {"status", "checks", "version"}; 503 naming the failing check."""
+"""GET /api/health -> {"status", "checks", "version"}; 503 naming the failing check (the
+database, or the SQL objects the enabled features call)."""
 
-from lib.features import services
-from lib.health import health
+from lib import health
+from lib.features import BUNDLE, services
 from lib.web import function
 
-app = function(GET=health, services=services)
+app = function(GET=health.handler(BUNDLE.schema), services=services)

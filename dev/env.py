@@ -17,6 +17,8 @@ import jwt
 
 ROOT = Path(__file__).resolve().parent.parent
 TEN_YEARS_S = 10 * 365 * 24 * 3600
+LOCAL_DEFAULTS = {"SOCKLESS_ENV": "development"}
+"""Blank in .env.example (a deployment defaults to production); what a local .env says."""
 
 
 def parse(text: str) -> dict[str, str]:
@@ -103,6 +105,8 @@ def write_local_env(
     """Create or complete `target` from `example`; returns the resulting values."""
     existing = {k: v for k, v in read(target).items() if v}
     values = {**read(example), **existing}
+    for key, value in LOCAL_DEFAULTS.items():
+        values[key] = values.get(key) or value
     values.update(generated(existing))
     lines: list[str] = []
     written: set[str] = set()

@@ -69,6 +69,12 @@ class StackConfig:
     """STRIPE_WEBHOOK_SECRET, CLERK_WEBHOOK_SECRET, the local HighLevel key pair (dev.env)."""
     public_base_url: str = ""
     """What telephony webhooks are signed against (a tunnel's URL); blank: the api's URL."""
+    environment: str = "development"
+    """SOCKLESS_ENV the functions run with (production is the default only when deployed)."""
+    api: bool = True
+    """False (`--no-api`, SOCKLESS_API=off): the api functions are not served here; run them
+    under `vercel dev --local --listen <api_port>` instead (README). The realtime server
+    still posts its webhooks to the api port."""
     ephemeral: bool = False
     seed: bool = True
     database_url: str | None = None
@@ -105,6 +111,8 @@ class StackConfig:
             },
             public_base_url=env.get("PUBLIC_BASE_URL", ""),
             database_url=env.get("DATABASE_URL") or None,
+            environment=env.get("SOCKLESS_ENV") or "development",
+            api=(env.get("SOCKLESS_API") or "on").lower() not in ("off", "0", "false", "no"),
         )
 
     @classmethod
@@ -160,11 +168,13 @@ class Stack:
 
     @property
     def api_url(self) -> str:
-        return self.servers["api"].url
+        api = self.servers.get("api")
+        return api.url if api is not None else self.api_base_url
 
     def env(self) -> dict[str, str]:
         """What the api functions (and clients in tests) need to reach this stack."""
         return {
+            "SOCKLESS_ENV": self.config.environment,
             "SUPABASE_URL": self.supabase_url,
             "SUPABASE_ANON_KEY": self.config.anon_key,
             "SUPABASE_SERVICE_ROLE_KEY": self.config.service_role_key,
@@ -194,7 +204,7 @@ class Stack:
         checks = [
             (cfg.gateway_port, "Supabase gateway", "SOCKLESS_GATEWAY_PORT"),
             (cfg.postgrest_port, "PostgREST", "SOCKLESS_POSTGREST_PORT"),
-            (cfg.api_port, "api functions", "SOCKLESS_API_PORT"),
+            (cfg.api_port if cfg.api else 0, "api functions", "SOCKLESS_API_PORT"),
             (cfg.realtime_port, "Pusher-protocol realtime server", "PUSHER_PORT"),
             (cfg.bridge_port, "voice bridge", "BRIDGE_PORT"),
         ]
@@ -243,8 +253,12 @@ class Stack:
         ).start()
 
         # The api socket is bound first so the realtime server can post its webhooks to it.
-        api_sock = bind_socket(cfg.api_port, what="api functions", env_var="SOCKLESS_API_PORT")
-        host, port = api_sock.getsockname()[:2]
+        api_sock = None
+        if cfg.api:
+            api_sock = bind_socket(cfg.api_port, what="api functions", env_var="SOCKLESS_API_PORT")
+            host, port = api_sock.getsockname()[:2]
+        else:  # `vercel dev --listen` takes this port later; nothing of ours holds it
+            host, port = "127.0.0.1", cfg.api_port or free_port()
         api_url = self.api_base_url = f"http://{host}:{port}"
         realtime = RealtimeConfig(
             app_id=cfg.pusher_app_id,
@@ -257,7 +271,8 @@ class Stack:
                 serve_in_thread(realtime, host="127.0.0.1", port=cfg.realtime_port)
             )
         except BaseException:
-            api_sock.close()
+            if api_sock is not None:
+                api_sock.close()
             raise
         self.gateway.on_broadcast = PusherForwarder(
             http_url=self.realtime.http_url,
@@ -275,11 +290,14 @@ class Stack:
                 )
             )
         except BaseException:
-            api_sock.close()
+            if api_sock is not None:
+                api_sock.close()
             raise
 
         # The functions build their Services from this environment at their first request.
         os.environ.update(self.env())
+        if api_sock is None:
+            return
         # Tests share this process with the functions: a reload would swap lib/ under them.
         self.vercel = VercelDev(
             cfg.project_root,
@@ -317,6 +335,7 @@ class Stack:
         assert self.pg is not None
         return {
             "api": self.api_url,
+            "api_served": "api" in self.servers,
             "health": f"{self.api_url}/api/health",
             "supabase_url": self.supabase_url,
             "rest": f"{self.supabase_url}/rest/v1",
@@ -338,7 +357,11 @@ class Stack:
 
 def _print_table(info: dict[str, object], started_s: float) -> None:
     rows = [
-        ("api functions", info["api"]),
+        (
+            "api functions",
+            f"{info['api']}"
+            + ("" if info["api_served"] else "  (not served: run `vercel dev --local`, README)"),
+        ),
         ("health", info["health"]),
         ("Supabase URL", info["supabase_url"]),
         ("  REST", info["rest"]),
@@ -382,11 +405,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dev.stack", description=__doc__)
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--env-file", type=Path, default=ROOT / ".env", help="written if missing")
+    parser.add_argument(
+        "--no-api",
+        action="store_true",
+        help="do not serve api/ (run `vercel dev --local` on SOCKLESS_API_PORT instead); "
+        "same as SOCKLESS_API=off",
+    )
     args = parser.parse_args(argv)
 
     write_local_env(target=args.env_file)
     load_into_environ(args.env_file)
     config = StackConfig.from_env()
+    if args.no_api:
+        config.api = False
     _configure_logging(config.data_dir / "logs", args.log_level)
 
     stopping = threading.Event()

@@ -3,6 +3,11 @@
 `load_settings(env)` is pure (tests hand it a dict). An app reads its environment once, at its
 first request, into the `Services` it hands down (lib.services); nothing else reads it.
 Secrets are `Secret` values: their repr is masked, `.get()` reveals them.
+
+The environment defaults to production: development (stack traces in error bodies, local
+URLs, the log notifier, the memory publisher) is opt-in with SOCKLESS_ENV=development (what
+`make dev` writes to .env) or VERCEL_ENV=development. What production refuses is listed in
+lib.production.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ class Secret:
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    environment: Environment = "development"
+    environment: Environment = "production"
     version: str = "dev"
     supabase_url: str = "http://127.0.0.1:54321"
     supabase_anon_key: Secret = field(default_factory=lambda: Secret(""))
@@ -66,7 +71,8 @@ class Settings:
     clerk_jwt_key: str | None = None
     clerk_jwks_url: str | None = None
     clerk_authorized_parties: tuple[str, ...] = ()
-    clerk_issuer: str | None = None  # the instance's `iss`; required in production
+    clerk_issuer: str | None = None
+    """The Clerk Frontend API URL tokens must carry as `iss` (CLERK_ISSUER); production."""
     clerk_audience: tuple[str, ...] = ()  # accepted `aud` values; others are refused
     supabase_jwks_url: str | None = None
     # private-encrypted- channels: 32-byte master key, base64 (blank = not offered)
@@ -154,7 +160,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         return Secret(get(name))
 
     port = get("PUSHER_PORT")
-    environment = get("SOCKLESS_ENV") or get("VERCEL_ENV") or "development"
+    environment = get("SOCKLESS_ENV") or get("VERCEL_ENV") or "production"
     return Settings(
         environment=choice(environment, ("development", "preview", "production"), "SOCKLESS_ENV"),
         version=get("VERCEL_GIT_COMMIT_SHA")[:12] or get("SOCKLESS_VERSION") or "dev",

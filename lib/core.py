@@ -103,5 +103,14 @@ CORE = Feature(
     ),
     channels=(*USER_RULES, *LOCATION_RULES),
     webhooks=(CLERK,),
+    schema=(
+        *("health_check", "health_schema", "can_subscribe", "rate_limit_hit"),
+        *("cache_get", "cache_put", "cache_delete", "cache_expire"),
+        *("cron_lease_acquire", "cron_finish", "cron_runs_cleanup", "rate_limit_cleanup"),
+        *("outbox_claim", "outbox_mark_published", "outbox_record_failure", "outbox_history"),
+        *("outbox_cleanup", "webhook_ingest_many", "webhook_replay", "webhook_retry_due"),
+        *("webhook_events_list", "webhook_events_cleanup"),
+        *("profiles_on_clerk_user", "profiles_on_clerk_user_deleted"),
+    ),
     description="Realtime core: history, the outbox relay, webhooks, user provisioning.",
 )

@@ -16,11 +16,15 @@
     ├── UnprocessableContent      422 UNPROCESSABLE_CONTENT
     ├── TooManyRequests           429 TOO_MANY_REQUESTS   (retry_after seconds)
     ├── Unimplemented             501 NOT_IMPLEMENTED
-    └── ServiceUnavailable        503 SERVICE_UNAVAILABLE (retry_after seconds)
-        └── DatabaseUnavailable   the database is unreachable, busy or not migrated
+    ├── ServiceUnavailable        503 SERVICE_UNAVAILABLE (retry_after seconds)
+    │   └── DatabaseUnavailable   the database is unreachable, busy or not migrated
+    └── ConfigurationError        500 INTERNAL_SERVER_ERROR (the environment is refused at
+                                  startup; names the variable and the rule it breaks)
 
 Each error carries a stable machine `code` (the tRPC code name), an HTTP status and a
 message that is safe to show a client. Foreign exceptions are wrapped with `raise ... from exc`.
+Expected errors never carry a stack trace, not even in development (`shows_trace`): those
+with an EXPECTED_STATUSES status, and ConfigurationError (its message says everything).
 """
 
 from __future__ import annotations
@@ -28,10 +32,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+EXPECTED_STATUSES = frozenset({401, 403, 404, 409, 412, 429})
+"""Outcomes a correct deployment answers every day: no stack trace in any environment."""
+
 
 class SocklessError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    expected: ClassVar[bool] = False
+    """True: never answered with a stack trace (see `shows_trace`)."""
 
     def __init__(
         self,
@@ -137,3 +146,15 @@ class ServiceUnavailable(SocklessError):
 
 class DatabaseUnavailable(ServiceUnavailable):
     """The database (PostgREST) is unreachable, busy, or its schema is not migrated."""
+
+
+class ConfigurationError(SocklessError):
+    """The environment is refused at startup (a bad value, or a production rule broken).
+    The message names each variable and its rule; it is answered without a stack trace."""
+
+    expected = True
+
+
+def shows_trace(error: SocklessError) -> bool:
+    """May a development response carry this error's stack trace?"""
+    return not error.expected and error.status not in EXPECTED_STATUSES

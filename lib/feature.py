@@ -8,6 +8,7 @@
         channels=(ChannelRule(...),),           # channel families (lib.realtime.channels)
         webhooks=(WebhookEndpoint(...),),       # webhook endpoints (lib.webhooks)
         settings=PokerSettings,                 # its settings model (services.feature(...))
+        schema=("poker_vote", "poker_rounds"),  # public SQL functions/tables it calls
     )
 
 `Bundle(core, *features)` is the union, checked once: no two features may claim the same
@@ -23,6 +24,7 @@ from functools import cached_property
 from typing import Any
 
 from lib.cron import Cleanup, CronJob, cleanup_job
+from lib.errors import ConfigurationError
 from lib.realtime.channels import ChannelRule, ChannelRules
 from lib.rpc.procedure import Procedure
 from lib.rpc.router import Router
@@ -39,6 +41,9 @@ class Feature:
     channels: Sequence[ChannelRule] = ()
     webhooks: Sequence[WebhookEndpoint] = ()
     settings: type[FeatureSettings] | None = None
+    schema: Sequence[str] = ()
+    """The public SQL functions and tables its code calls by name (rpc, command, table, webhook
+    processors): /api/health answers 503 naming any that is missing."""
     description: str = ""
 
 
@@ -73,6 +78,11 @@ class Bundle:
         return jobs
 
     @cached_property
+    def schema(self) -> tuple[str, ...]:
+        """Every public SQL object the enabled features call, sorted, once each."""
+        return tuple(sorted({name for f in self.features for name in f.schema}))
+
+    @cached_property
     def channels(self) -> ChannelRules:
         return ChannelRules(r for f in self.features for r in f.channels)
 
@@ -88,11 +98,15 @@ class Bundle:
 
     def services(self, env: Mapping[str, str] | None = None) -> Services:
         """Services for this bundle from an environment (default: the process's). Every
-        feature's settings are read now, so a bad variable fails the cold start by name."""
+        feature's settings are read now, so a bad variable fails the cold start by name
+        (ConfigurationError), as a broken production rule does (lib.production)."""
         services = Services.from_env(env, channels=self.channels)
         for feature in self.features:
             if feature.settings is not None:
-                services.feature(feature.settings)
+                try:
+                    services.feature(feature.settings)
+                except ValueError as exc:
+                    raise ConfigurationError(f"configuration refused: {exc}") from exc
         return services
 
 

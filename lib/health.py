@@ -1,8 +1,18 @@
-"""GET /api/health: is this deployment able to serve? One check per dependency."""
+"""GET /api/health: is this deployment able to serve? One check per dependency.
+
+    db      the database answers through PostgREST (health_check())
+    schema  every public SQL object the enabled features call exists (their `schema`
+            declarations), and the newest applied migration is at least SCHEMA_MIGRATION
+
+A broken database (a dropped table, a renamed function, a migration not pushed) is a 503
+naming what is missing, not a 500 at the first request that needs it. The api functions are
+deployed without supabase/, so the migration they need is a constant here; a test keeps it
+equal to the newest file in supabase/migrations (add a migration: bump it).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,30 +21,55 @@ from lib.errors import SocklessError
 from lib.services import Services
 from lib.web import json_response
 
-Check = Callable[[Services], Awaitable[None]]
+SCHEMA_MIGRATION = "20261130400000"
+"""The newest migration this code needs (supabase/migrations/<version>_*.sql)."""
+
+Check = Callable[[Services], Awaitable[str | None]]
+"""None when healthy, else what is wrong (a SocklessError also counts as failing)."""
 
 
-async def check_db(services: Services) -> None:
-    """The database answers through PostgREST (and the schema is migrated)."""
+async def check_db(services: Services) -> str | None:
     await services.db.rpc("health_check")
+    return None
 
 
-CHECKS: dict[str, Check] = {"db": check_db}
+def check_schema(objects: Sequence[str]) -> Check:
+    async def check(services: Services) -> str | None:
+        found = await services.db.rpc("health_schema", p_objects=list(objects))
+        problems = []
+        if found["missing"]:
+            problems.append(f"missing {', '.join(found['missing'])}")
+        applied = found.get("migration")
+        if applied is not None and str(applied) < SCHEMA_MIGRATION:
+            problems.append(f"newest migration applied is {applied}, expected {SCHEMA_MIGRATION}")
+        return "; ".join(problems) or None
+
+    return check
 
 
-async def health(request: Request, services: Services) -> Response:
-    results: dict[str, str] = {}
-    for name, check in CHECKS.items():
-        try:
-            await check(services)
-        except SocklessError as exc:
-            results[name] = f"failing: {exc.message}"
-        else:
-            results[name] = "ok"
-    healthy = all(result == "ok" for result in results.values())
-    body = {
-        "status": "ok" if healthy else "degraded",
-        "checks": results,
-        "version": services.settings.version,
-    }
-    return json_response(body, 200 if healthy else 503, {"cache-control": "no-store"})
+def checks(schema: Sequence[str]) -> dict[str, Check]:
+    return {"db": check_db, "schema": check_schema(schema)}
+
+
+def handler(schema: Sequence[str]) -> Callable[[Request, Services], Awaitable[Response]]:
+    """The GET handler for a deployment whose features call `schema` (Bundle.schema)."""
+    named = checks(schema)
+
+    async def health(request: Request, services: Services) -> Response:
+        results: dict[str, str] = {}
+        for name, check in named.items():
+            try:
+                problem = await check(services)
+            except SocklessError as exc:
+                results[name] = f"failing: {exc.message}"
+            else:
+                results[name] = f"failing: {problem}" if problem else "ok"
+        healthy = all(result == "ok" for result in results.values())
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "checks": results,
+            "version": services.settings.version,
+        }
+        return json_response(body, 200 if healthy else 503, {"cache-control": "no-store"})
+
+    return health

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from lib.config import Settings, load_settings
+from lib.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import httpx
@@ -75,9 +76,18 @@ class Services:
     def from_env(
         cls, env: Mapping[str, str] | None = None, *, channels: ChannelRules | None = None
     ) -> Services:
-        """Services for an environment (default: this process's), read once."""
+        """Services for an environment (default: this process's), read once. Raises
+        ConfigurationError naming a bad variable, or every production rule it breaks
+        (lib.production); every function answers that as a JSON 500, without a trace."""
+        from lib import production
+
         env = dict(os.environ if env is None else env)
-        return cls(load_settings(env), env=env, channels=channels)
+        try:
+            settings = load_settings(env)
+        except ValueError as exc:
+            raise ConfigurationError(f"configuration refused: {exc}") from exc
+        production.check(settings, env)
+        return cls(settings, env=env, channels=channels)
 
     def feature[T: FeatureSettings](self, model: type[T]) -> T:
         """A feature's settings, read from this environment on first use and kept."""

@@ -5,7 +5,8 @@
   and echoes it in `x-request-id`;
 - answers every error as JSON `{"error": {"code", "message", "requestId", ...}}`, mapping
   `SocklessError` by its status and anything unexpected to a 500 that leaks no stack trace
-  outside development;
+  outside development (a refused environment, ConfigurationError, is a 500 naming the
+  variable, never with a trace);
 - writes one JSON log line per request to stdout (what Vercel collects);
 - applies the CORS policy of `CORS_ALLOWED_ORIGINS` (lib.cors): answers preflights and adds
   the CORS headers to every response, errors included. Blank: nothing changes.
@@ -120,10 +121,16 @@ class RequestContext:
     def _cors(self) -> Cors | None:
         try:
             return Cors.of(self.config(), self.methods)
-        except ValueError:
+        except (ValueError, SocklessError):
             # A bad environment: the app reports it in its own error shape when it reads the
             # settings; this request simply gets no CORS headers.
             return None
+
+    def _debug(self) -> bool:
+        try:
+            return self.config().debug
+        except Exception:  # a refused environment shows no traces
+            return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -166,7 +173,7 @@ class RequestContext:
                     exc_info=exc,
                     extra={"fields": {"request_id": rid, "path": scope.get("path")}},
                 )
-                if self.config().debug:
+                if self._debug():
                     wrapped.details = {"exception": repr(exc), "trace": traceback.format_exc()}
             await error_response(wrapped, rid)(scope, receive, send_with_id)
         finally:
@@ -207,11 +214,12 @@ def function(
             await _lifespan(receive, send)
             return
         request = Request(scope, receive)
+        services = get_services()  # first: a refused environment answers every request
         handler = allowed.get(request.method)
         if handler is None:
             methods = ", ".join(sorted(allowed))
             raise MethodNotAllowed(f"{request.method} is not allowed here; use {methods}")
-        result = await handler(request, get_services())
+        result = await handler(request, services)
         response = result if isinstance(result, Response) else json_response(result)
         await response(scope, receive, send)
 

@@ -20,7 +20,7 @@ from dev.servers import BackgroundServer
 from dev.stack import Stack
 from lib.errors import Conflict
 from lib.rpc import Context, Procedure, router, system, trpc_app
-from tests.support import stack_services, unique
+from tests.support import stack_services, stack_settings, unique
 from tests.trpc_testing import TEST_ROUTER, serve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -253,7 +253,10 @@ BROKEN = [
 
 @pytest.fixture(scope="module", params=["production", "development"])
 def broken_url(request: pytest.FixtureRequest, stack: Stack) -> Iterator[tuple[str, str]]:
-    services = stack_services(stack, SOCKLESS_ENV=request.param)
+    # production settings against the local stack (whose local URLs production would refuse
+    # at startup): only the trace behaviour differs
+    settings = stack_settings(stack, SOCKLESS_ENV=request.param)
+    services = stack_services(stack).replace(settings=settings)
     app = trpc_app(router(*system.PROCEDURES, *BROKEN), services=services)
     sock = bind_socket(0, what="tRPC test function", env_var="-")
     server = BackgroundServer(app, sock, name="trpc-broken").start()

@@ -231,3 +231,11 @@ async def test_development_errors_carry_a_stack() -> None:
 
 def test_empty_router_lists_nothing() -> None:
     assert Router([]).description == {"procedures": [], "$defs": {}}
+
+
+async def test_expected_errors_carry_no_stack_even_in_development() -> None:
+    async with client(environment="development") as http:
+        response = await http.get("/api/trpc/t.nowhere")
+    assert response.status_code == 404
+    data = response.json()["error"]["data"]
+    assert data["code"] == "NOT_FOUND" and "stack" not in data

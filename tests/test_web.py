@@ -39,7 +39,7 @@ def services(**env: str) -> Services:
     return Services(config.load_settings(env), env=env)
 
 
-DEV = services()
+DEV = services(SOCKLESS_ENV="development")
 PRODUCTION = services(SOCKLESS_ENV="production")
 
 

@@ -15,8 +15,9 @@ Envelopes. Success `{"result": {"data": X}}`; error
 - `retryAfter: <seconds>` for TOO_MANY_REQUESTS / SERVICE_UNAVAILABLE (the HTTP header is also
   set, but a browser client only sees `data`);
 - `details` when an error carries them.
-`stack` is sent only in development. The HTTP status of a response is its calls' status when
-they agree, else 207.
+`stack` is sent only in development, and never for an expected error (lib.errors.shows_trace:
+401/403/404/409/412/429, a refused configuration). The HTTP status of a response is its
+calls' status when they agree, else 207.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.errors import BadRequest, InvalidInput, SocklessError
+from lib.errors import BadRequest, InvalidInput, SocklessError, shows_trace
 from lib.rpc import codes, superjson
 
 BATCH_INPUT_NOT_OBJECT = '"input" needs to be an object when doing a batch call'
@@ -119,7 +120,7 @@ def error_shape(error: SocklessError, *, path: str | None, debug: bool) -> dict[
         data["retryAfter"] = error.retry_after
     if error.details:
         data["details"] = error.details
-    if debug:
+    if debug and shows_trace(error):
         stack = stack_of(error)
         if stack:
             data["stack"] = stack

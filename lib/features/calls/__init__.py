@@ -25,5 +25,9 @@ FEATURE = Feature(
     procedures=PROCEDURES,
     webhooks=(INCOMING, STATUS),
     settings=CallsSettings,
+    schema=(
+        *("calls", "calls_create_outbound", "calls_place_failed", "calls_status"),
+        *("calls_on_incoming", "calls_on_status"),
+    ),
     description="AI phone calls through SignalWire/Twilio and the voice bridge.",
 )

@@ -75,5 +75,11 @@ FEATURE = Feature(
     channels=(ChannelRule("private-conversation-", UUID, member_of("conversation")),),
     webhooks=(PUSHER,),
     settings=MessagingSettings,
+    schema=(
+        *("messaging_send", "messaging_messages", "messaging_mark_read"),
+        *("messaging_conversations", "messaging_create_conversation"),
+        *("messaging_notify_claim", "messaging_notify_finish", "messaging_notify_cleanup"),
+        *("realtime_presence_cleanup", "messaging_on_pusher_presence"),
+    ),
     description="Conversations, messages, read receipts, typing, offline notifications.",
 )

@@ -25,5 +25,10 @@ FEATURE = Feature(
     name="poker",
     procedures=PROCEDURES,
     channels=(ChannelRule("presence-poker-", UUID, member_of("poker")),),
+    schema=(
+        *("poker_create", "poker_get", "poker_list", "poker_join", "poker_leave"),
+        *("poker_add_task", "poker_start_task", "poker_vote", "poker_reveal"),
+        *("poker_finalize", "poker_end"),
+    ),
     description="Planning-poker sessions with hidden votes, gated by credits.",
 )
