@@ -3,6 +3,7 @@ other sections alone (appended the first time)."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import statistics
 from collections.abc import Sequence
@@ -11,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 MACHINE = "2 cores, 24 GiB, Debian 12"
-DATE = "2026-11-21"
+DATE = datetime.date.today().isoformat()
+"""The day the figures are measured (today)."""
 LOAD = [os.getloadavg()[0]]
 """The 1-minute load average when the benchmark started (set again by each main())."""
 

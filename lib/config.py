@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 Environment = Literal["development", "preview", "production"]
 RealtimeProvider = Literal["pusher", "supabase", "memory"]
 VoiceProvider = Literal["signalwire", "twilio"]
-SmsProvider = Literal["log", "twilio"]
-EmailProvider = Literal["log", "sendgrid"]
+SmsProvider = Literal["log", "off", "twilio"]
+EmailProvider = Literal["log", "off", "sendgrid"]
 
 
 class Secret:
@@ -207,10 +207,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         twilio_auth_token=secret("TWILIO_AUTH_TOKEN"),
         twilio_api_url=get("TWILIO_API_URL", "https://api.twilio.com").rstrip("/"),
         notify_sms_provider=choice(
-            get("NOTIFY_SMS_PROVIDER", "log"), ("log", "twilio"), "NOTIFY_SMS_PROVIDER"
+            get("NOTIFY_SMS_PROVIDER", "log"), ("log", "off", "twilio"), "NOTIFY_SMS_PROVIDER"
         ),
         notify_email_provider=choice(
-            get("NOTIFY_EMAIL_PROVIDER", "log"), ("log", "sendgrid"), "NOTIFY_EMAIL_PROVIDER"
+            get("NOTIFY_EMAIL_PROVIDER", "log"), ("log", "off", "sendgrid"), "NOTIFY_EMAIL_PROVIDER"
         ),
         notify_from_number=get("NOTIFY_FROM_NUMBER"),
         notify_from_email=get("NOTIFY_FROM_EMAIL"),

@@ -51,6 +51,12 @@ def test_a_complete_production_environment_starts():
     assert refused(PRODUCTION) == []
 
 
+def test_production_may_turn_notifications_off():
+    assert (
+        refused({**PRODUCTION, "NOTIFY_SMS_PROVIDER": "off", "NOTIFY_EMAIL_PROVIDER": "off"}) == []
+    )
+
+
 @pytest.mark.parametrize(
     ("changes", "variables"),
     [

@@ -3,7 +3,8 @@
     port.py       Notification, the Notifier protocol, NotifyError (retry or not)
     twilio.py     SMS through Twilio's Messages API           (NOTIFY_SMS_PROVIDER=twilio)
     sendgrid.py   email through SendGrid's v3 mail/send API   (NOTIFY_EMAIL_PROVIDER=sendgrid)
-    log.py        writes what it would send to the log        (the default for both)
+    log.py        writes what it would send to the log        (the default for both);
+                  OffNotifier: notifications disabled          (=off)
     memory.py     keeps what it was given (unit tests)
 
 `notifiers(settings, http=client)` maps each channel ("sms", "email") to the adapter the
@@ -29,10 +30,14 @@ __all__ = ["Channel", "Notification", "Notifier", "NotifyError", "Receipt", "not
 def notifiers(config: Settings, *, http: httpx.AsyncClient) -> dict[Channel, Notifier]:
     """The configured adapter per channel. A provider named without its credentials fails
     here (ServiceUnavailable), before anything is claimed or sent."""
-    from lib.notify.log import LogNotifier
+    from lib.notify.log import LogNotifier, OffNotifier
 
-    sms: Notifier = LogNotifier("sms")
-    email: Notifier = LogNotifier("email")
+    sms: Notifier = (
+        OffNotifier("sms") if config.notify_sms_provider == "off" else LogNotifier("sms")
+    )
+    email: Notifier = (
+        OffNotifier("email") if config.notify_email_provider == "off" else LogNotifier("email")
+    )
     if config.notify_sms_provider == "twilio":
         from lib.notify.twilio import TwilioSms
 

@@ -109,6 +109,22 @@ async def test_an_offline_recipient_gets_one_sms_for_several_messages(
     assert len(fake.sms_to(number)) == 1
 
 
+async def test_with_sms_off_nothing_is_sent_and_the_batch_says_why(
+    stack: Stack, api: Api, db: Database, services: Services, fake: Providers
+):
+    ana, cleo, number = user("ana"), user("cleo"), phone()
+    set_contact(stack, cleo, "sms", phone=number)
+    conversation = (await create_conversation(api(ana), [cleo], "Quiet"))["id"]
+    await send(api(ana), conversation, "hello?")
+    off = stack_services(stack, **{**providers.ENV, "NOTIFY_SMS_PROVIDER": "off"})
+    async with fake.client() as client:
+        await notify_offline(off.replace(db=db, http=client), policy=NotifyPolicy())
+    assert fake.sms_to(number) == []
+    (batch,) = batches(stack, cleo)
+    assert batch["status"] == "failed"
+    assert "NOTIFY_SMS_PROVIDER=off" in batch["error"]
+
+
 async def test_an_email_recipient_gets_one_email_listing_every_sender(
     stack: Stack, api: Api, run: Run, fake: Providers
 ):

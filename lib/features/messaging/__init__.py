@@ -79,6 +79,7 @@ FEATURE = Feature(
         *("messaging_send", "messaging_messages", "messaging_mark_read"),
         *("messaging_conversations", "messaging_create_conversation"),
         *("messaging_notify_claim", "messaging_notify_finish", "messaging_notify_cleanup"),
+        "messaging_notify_release",
         *("realtime_presence_cleanup", "messaging_on_pusher_presence"),
     ),
     description="Conversations, messages, read receipts, typing, offline notifications.",
