@@ -26,6 +26,9 @@ from lib.web import function
 from tests.support import asgi_client
 
 SECRET = "local-jwt-secret-" + "x" * 24
+DEV = {"SOCKLESS_ENV": "development"}
+"""These tests check verification itself; production's extra Clerk requirements are
+tests/test_clerk_claims.py's."""
 SUPABASE_ISS = "https://project.supabase.co/auth/v1"
 CLERK_ISS = "https://clerk.example.test"
 APP_ORIGIN = "https://app.example.test"
@@ -87,7 +90,7 @@ def whoami_app(authenticator: Authenticator):
             "email": principal.email,
         }
 
-    return function(GET=whoami, services=Services(load_settings({})))
+    return function(GET=whoami, services=Services(load_settings(DEV)))
 
 
 async def call(
@@ -117,13 +120,14 @@ def unauthorized(response: httpx.Response) -> str:
 
 @pytest.fixture
 def supabase_auth() -> Authenticator:
-    return Authenticator(load_settings({"SUPABASE_JWT_SECRET": SECRET}))
+    return Authenticator(load_settings({**DEV, "SUPABASE_JWT_SECRET": SECRET}))
 
 
 @pytest.fixture
 def clerk_auth() -> Authenticator:
     config = load_settings(
         {
+            **DEV,
             "SUPABASE_JWT_SECRET": SECRET,
             "CLERK_JWT_KEY": public_pem(RSA_KEY).replace("\n", "\\n"),  # as a one-line env value
             "CLERK_AUTHORIZED_PARTIES": f"{APP_ORIGIN}, http://localhost:3000",
@@ -243,7 +247,7 @@ class JwksServer:
 
 async def test_clerk_jwks_keys_are_fetched_once_for_many_tokens():
     server = JwksServer([jwk(RSA_KEY, "clerk-1", "RS256")])
-    config = load_settings({"CLERK_JWKS_URL": "https://clerk.example.test/.well-known/jwks.json"})
+    config = load_settings({**DEV, "CLERK_JWKS_URL": "https://clerk.example.test/.well-known/jwks.json"})
     async with server.client() as http:
         auth = Authenticator(config, http=http)
         for _ in range(3):
@@ -270,7 +274,7 @@ async def test_jwks_follows_key_rotation_but_not_made_up_key_ids():
 
 async def test_supabase_es256_token_is_verified_with_the_projects_jwks():
     server = JwksServer([jwk(EC_KEY, "sb-1", "ES256")])
-    config = load_settings({"SUPABASE_JWKS_URL": f"{SUPABASE_ISS}/.well-known/jwks.json"})
+    config = load_settings({**DEV, "SUPABASE_JWKS_URL": f"{SUPABASE_ISS}/.well-known/jwks.json"})
     now = int(time.time())
     claims = {"sub": "0b6f-uuid", "aud": "authenticated", "iss": SUPABASE_ISS, "exp": now + 60}
     token = jwt.encode(claims, EC_KEY, algorithm="ES256", headers={"kid": "sb-1"})
@@ -288,7 +292,7 @@ async def test_unreachable_jwks_is_503_not_401():
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("no route", request=request)
 
-    config = load_settings({"CLERK_JWKS_URL": "https://clerk.example.test/.well-known/jwks.json"})
+    config = load_settings({**DEV, "CLERK_JWKS_URL": "https://clerk.example.test/.well-known/jwks.json"})
     async with httpx.AsyncClient(transport=httpx.MockTransport(down)) as http:
         response = await call(Authenticator(config, http=http), clerk_token())
     assert response.status_code == 503
