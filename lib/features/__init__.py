@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from lib.core import CORE
 from lib.feature import Bundle
-from lib.features import calls, messaging, poker
+from lib.features import calls, crm, messaging, poker
 from lib.services import Services
 
 FEATURES = (
@@ -22,6 +22,7 @@ FEATURES = (
     poker.FEATURE,
     messaging.FEATURE,
     calls.FEATURE,
+    crm.FEATURE,
 )
 
 BUNDLE = Bundle(*FEATURES)

@@ -13,7 +13,9 @@
 ingest transaction; `"*"` catches every type. A type with no processor is stored as
 `ignored` and acknowledged. `prepare` turns the verified payload into what the processor gets
 (default: the payload itself) and may raise BadRequest for a malformed one (nothing is
-stored). `respond` shapes the HTTP answer (default: JSON, see lib.webhooks.ingest).
+stored); a provider whose envelope is not uniform (HighLevel: invoices carry no `type`) returns
+a `Verified` instead, whose event type and id then decide the processor and the dedupe key.
+`respond` shapes the HTTP answer (default: JSON, see lib.webhooks.ingest).
 """
 
 from __future__ import annotations

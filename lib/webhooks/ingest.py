@@ -38,7 +38,7 @@ from lib.commands import publish_queued
 from lib.errors import PayloadTooLarge, SocklessError
 from lib.web import error_body, json_response, request_id
 from lib.webhooks.endpoint import Outcome, WebhookEndpoint
-from lib.webhooks.verifiers import Delivery
+from lib.webhooks.verifiers import Delivery, Verified
 
 if TYPE_CHECKING:
     from lib.services import Services
@@ -93,8 +93,11 @@ async def receive(request: Request, services: Services, endpoint: WebhookEndpoin
         now=time.time(),
     )
     verified = verifier.verify(delivery)
-    prepare = endpoint.prepare
-    payload = verified.payload if prepare is None else prepare(verified, request, services)
+    payload = verified.payload
+    if endpoint.prepare is not None:
+        payload = endpoint.prepare(verified, request, services)
+        if isinstance(payload, Verified):  # the envelope normalised: its type picks the processor
+            verified, payload = payload, payload.payload
     event_id = verified.event_id or "sha256:" + hashlib.sha256(body).hexdigest()
     answer = await _ingest_group(services).submit(
         {

@@ -1,0 +1,62 @@
+"""CRM: GoHighLevel (HighLevel / LeadConnector) webhooks -> live CRM feeds for users and
+locations, a read model for the app, and appointment reminders without a running process.
+
+    webhook.py     POST /api/webhooks/ghl: verify, normalise, store once, process (GHL)
+    envelope.py    HighLevel's non-uniform envelope made uniform; event type -> processor (pure)
+    reminders.py   the `crm-reminders` cron: claim due reminders exactly once, publish
+    procedures.py  crm.* tRPC queries (membership-checked) and crm.linkUser (operators)
+    models.py      their inputs and outputs
+    settings.py    CrmSettings (GHL_APP_ID)
+
+Realtime (envelopes as lib.events describes; docs/crm.md has the whole table):
+    private-user-{app user}      new-message, unread-update, project-update, payment-received,
+                                 payment-failed, lead-alert, appointment-update,
+                                 appointment-reminder, task-update
+    private-location-{location}  location-message (50-character preview), project-won,
+                                 revenue-update, lead-alert, contact-activity, email-stats
+                                 (also kept as the location's feed: crm.feed)
+
+Who is who: HighLevel users' locations become location memberships of the app user they
+resolve to (the same id, or an explicit crm.linkUser link); AppUninstall removes them. The
+location channel families are core's (lib.realtime.channels LOCATION_RULES).
+
+SQL: migrations 20261130500000_crm_identity ... 20261130500900_crm_queries (one per family:
+tables, RLS and its processor).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lib.cron import CronJob
+from lib.feature import Feature
+from lib.features.crm.procedures import PROCEDURES
+from lib.features.crm.settings import CrmSettings
+from lib.features.crm.webhook import GHL
+
+if TYPE_CHECKING:
+    from lib.services import Services
+
+
+async def crm_reminders(services: Services) -> dict[str, Any]:
+    """Appointment reminders that fell due (reminders.py)."""
+    from lib.features.crm.reminders import fire
+
+    return await fire(services)
+
+
+FEATURE = Feature(
+    name="crm",
+    procedures=PROCEDURES,
+    jobs=(
+        CronJob(
+            name="crm-reminders",
+            run=crm_reminders,
+            schedule="* * * * *",
+            description="Publish appointment reminders that fell due (15 min before start).",
+        ),
+    ),
+    webhooks=(GHL,),
+    settings=CrmSettings,
+    description="GoHighLevel webhooks -> live CRM feeds, queries, appointment reminders.",
+)
