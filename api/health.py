@@ -5,4 +5,4 @@ from lib import health
 from lib.features import BUNDLE, services
 from lib.web import function
 
-app = function(GET=health.handler(BUNDLE.schema), services=services)
+app = function(GET=health.handler(BUNDLE.schema, BUNDLE.migration), services=services)

@@ -42,6 +42,9 @@ class Feature:
     webhooks: Sequence[WebhookEndpoint] = ()
     settings: type[FeatureSettings] | None = None
     schema: Sequence[str] = ()
+    migration: str = ""
+    """The newest migration (its version, `YYYYMMDDHHMMSS`) this feature's code needs: a
+    deployment whose database lacks it is unhealthy (/api/health)."""
     """The public SQL functions and tables its code calls by name (rpc, command, table, webhook
     processors): /api/health answers 503 naming any that is missing."""
     description: str = ""
@@ -76,6 +79,11 @@ class Bundle:
                 raise ValueError("'cleanup' is composed from the declared cleanups")
             jobs["cleanup"] = cleanup_job(self.cleanups)
         return jobs
+
+    @cached_property
+    def migration(self) -> str:
+        """The newest migration any enabled feature needs."""
+        return max((f.migration for f in self.features), default="")
 
     @cached_property
     def schema(self) -> tuple[str, ...]:

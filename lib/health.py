@@ -2,12 +2,13 @@
 
     db      the database answers through PostgREST (health_check())
     schema  every public SQL object the enabled features call exists (their `schema`
-            declarations), and the newest applied migration is at least SCHEMA_MIGRATION
+            declarations), and the newest applied migration is at least the newest one a
+            feature declares it needs (`Feature(migration=...)`)
 
 A broken database (a dropped table, a renamed function, a migration not pushed) is a 503
 naming what is missing, not a 500 at the first request that needs it. The api functions are
-deployed without supabase/, so the migration they need is a constant here; a test keeps it
-equal to the newest file in supabase/migrations (add a migration: bump it).
+deployed without supabase/, so each feature names its newest migration; a test keeps the
+newest of those equal to the newest file in supabase/migrations.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from lib.errors import SocklessError
 from lib.services import Services
 from lib.web import json_response
 
-SCHEMA_MIGRATION = "20261130400000"
-"""The newest migration this code needs (supabase/migrations/<version>_*.sql)."""
-
 Check = Callable[[Services], Awaitable[str | None]]
 """None when healthy, else what is wrong (a SocklessError also counts as failing)."""
 
@@ -33,27 +31,30 @@ async def check_db(services: Services) -> str | None:
     return None
 
 
-def check_schema(objects: Sequence[str]) -> Check:
+def check_schema(objects: Sequence[str], migration: str) -> Check:
     async def check(services: Services) -> str | None:
         found = await services.db.rpc("health_schema", p_objects=list(objects))
         problems = []
         if found["missing"]:
             problems.append(f"missing {', '.join(found['missing'])}")
         applied = found.get("migration")
-        if applied is not None and str(applied) < SCHEMA_MIGRATION:
-            problems.append(f"newest migration applied is {applied}, expected {SCHEMA_MIGRATION}")
+        if applied is not None and str(applied) < migration:
+            problems.append(f"newest migration applied is {applied}, expected {migration}")
         return "; ".join(problems) or None
 
     return check
 
 
-def checks(schema: Sequence[str]) -> dict[str, Check]:
-    return {"db": check_db, "schema": check_schema(schema)}
+def checks(schema: Sequence[str], migration: str) -> dict[str, Check]:
+    return {"db": check_db, "schema": check_schema(schema, migration)}
 
 
-def handler(schema: Sequence[str]) -> Callable[[Request, Services], Awaitable[Response]]:
-    """The GET handler for a deployment whose features call `schema` (Bundle.schema)."""
-    named = checks(schema)
+def handler(
+    schema: Sequence[str], migration: str
+) -> Callable[[Request, Services], Awaitable[Response]]:
+    """The GET handler for a deployment whose features call `schema` and need `migration`
+    (Bundle.schema, Bundle.migration)."""
+    named = checks(schema, migration)
 
     async def health(request: Request, services: Services) -> Response:
         results: dict[str, str] = {}

@@ -247,7 +247,9 @@ class JwksServer:
 
 async def test_clerk_jwks_keys_are_fetched_once_for_many_tokens():
     server = JwksServer([jwk(RSA_KEY, "clerk-1", "RS256")])
-    config = load_settings({**DEV, "CLERK_JWKS_URL": "https://clerk.example.test/.well-known/jwks.json"})
+    config = load_settings(
+        {**DEV, "CLERK_JWKS_URL": "https://clerk.example.test/.well-known/jwks.json"}
+    )
     async with server.client() as http:
         auth = Authenticator(config, http=http)
         for _ in range(3):
@@ -292,7 +294,9 @@ async def test_unreachable_jwks_is_503_not_401():
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("no route", request=request)
 
-    config = load_settings({**DEV, "CLERK_JWKS_URL": "https://clerk.example.test/.well-known/jwks.json"})
+    config = load_settings(
+        {**DEV, "CLERK_JWKS_URL": "https://clerk.example.test/.well-known/jwks.json"}
+    )
     async with httpx.AsyncClient(transport=httpx.MockTransport(down)) as http:
         response = await call(Authenticator(config, http=http), clerk_token())
     assert response.status_code == 503

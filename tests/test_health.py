@@ -14,7 +14,6 @@ from dev.env import ROOT
 from dev.migrate import MIGRATIONS
 from dev.stack import Stack
 from lib.features import BUNDLE
-from lib.health import SCHEMA_MIGRATION
 from tests.support import sql
 
 
@@ -66,23 +65,23 @@ def test_health_is_503_naming_a_function_the_features_call_that_is_gone(stack: S
 
 
 def test_health_is_503_naming_the_migration_when_the_newest_is_not_applied(stack: Stack):
-    older = str(int(SCHEMA_MIGRATION) - 1)
+    older = str(int(BUNDLE.migration) - 1)
     move = "update supabase_migrations.schema_migrations set version = %s where version = %s"
     with sql(stack) as conn:
-        assert conn.execute(move, (older, SCHEMA_MIGRATION)).rowcount == 1
+        assert conn.execute(move, (older, BUNDLE.migration)).rowcount == 1
         try:
             response = httpx.get(f"{stack.api_url}/api/health", timeout=10)
         finally:
-            conn.execute(move, (SCHEMA_MIGRATION, older))
+            conn.execute(move, (BUNDLE.migration, older))
     assert response.status_code == 503
     assert response.json()["checks"]["schema"] == (
-        f"failing: newest migration applied is {older}, expected {SCHEMA_MIGRATION}"
+        f"failing: newest migration applied is {older}, expected {BUNDLE.migration}"
     )
 
 
 def test_the_migration_health_expects_is_the_newest_file():
     newest = max(path.name.split("_", 1)[0] for path in MIGRATIONS.glob("*.sql"))
-    assert newest == SCHEMA_MIGRATION, "a migration was added: bump lib.health.SCHEMA_MIGRATION"
+    assert newest == BUNDLE.migration, "a migration was added: its feature's `migration` says so"
 
 
 def sql_names_called(root: Path) -> Iterator[tuple[str, str]]:

@@ -25,6 +25,7 @@ FEATURE = Feature(
     procedures=PROCEDURES,
     webhooks=(INCOMING, STATUS),
     settings=CallsSettings,
+    migration="20261130300000",
     schema=(
         *("calls", "calls_create_outbound", "calls_place_failed", "calls_status"),
         *("calls_on_incoming", "calls_on_status"),

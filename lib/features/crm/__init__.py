@@ -58,5 +58,11 @@ FEATURE = Feature(
     ),
     webhooks=(GHL,),
     settings=CrmSettings,
+    migration="20261130500900",
+    schema=(
+        *sorted(set(GHL.processors.values())),
+        *("crm_reminders_fire", "crm_link_user", "crm_feed", "crm_conversations"),
+        *("crm_messages", "crm_revenue_today", "crm_pipeline", "crm_appointments", "crm_tasks"),
+    ),
     description="GoHighLevel webhooks -> live CRM feeds, queries, appointment reminders.",
 )

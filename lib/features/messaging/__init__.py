@@ -75,6 +75,7 @@ FEATURE = Feature(
     channels=(ChannelRule("private-conversation-", UUID, member_of("conversation")),),
     webhooks=(PUSHER,),
     settings=MessagingSettings,
+    migration="20261130300200",
     schema=(
         *("messaging_send", "messaging_messages", "messaging_mark_read"),
         *("messaging_conversations", "messaging_create_conversation"),

@@ -25,6 +25,7 @@ FEATURE = Feature(
     name="poker",
     procedures=PROCEDURES,
     channels=(ChannelRule("presence-poker-", UUID, member_of("poker")),),
+    migration="20261121040400",
     schema=(
         *("poker_create", "poker_get", "poker_list", "poker_join", "poker_leave"),
         *("poker_add_task", "poker_start_task", "poker_vote", "poker_reveal"),
