@@ -23,8 +23,9 @@
 
 Each error carries a stable machine `code` (the tRPC code name), an HTTP status and a
 message that is safe to show a client. Foreign exceptions are wrapped with `raise ... from exc`.
-Expected errors never carry a stack trace, not even in development (`shows_trace`): those
-with an EXPECTED_STATUSES status, and ConfigurationError (its message says everything).
+Expected errors never carry a stack trace, not even in development (`shows_trace`): every
+client error (4xx: the message says what to fix), and ConfigurationError (its message says
+everything). Only unexpected server errors show one in development.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-EXPECTED_STATUSES = frozenset({401, 403, 404, 409, 412, 429})
+EXPECTED_STATUSES = frozenset(range(400, 500))
+"""Client errors (401, 403, 404, 409, 412, 429, but also 400, 413, 415, 422, ...)."""
 """Outcomes a correct deployment answers every day: no stack trace in any environment."""
 
 

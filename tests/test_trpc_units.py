@@ -235,7 +235,13 @@ def test_empty_router_lists_nothing() -> None:
 
 async def test_expected_errors_carry_no_stack_even_in_development() -> None:
     async with client(environment="development") as http:
-        response = await http.get("/api/trpc/t.nowhere")
-    assert response.status_code == 404
-    data = response.json()["error"]["data"]
+        missing = await http.get("/api/trpc/t.nowhere")
+        unsupported = await http.post(
+            "/api/trpc/t.me", content=b"{}", headers={"content-type": "text/plain"}
+        )
+    assert missing.status_code == 404
+    data = missing.json()["error"]["data"]
     assert data["code"] == "NOT_FOUND" and "stack" not in data
+    assert unsupported.status_code == 415
+    data = unsupported.json()["error"]["data"]
+    assert data["code"] == "UNSUPPORTED_MEDIA_TYPE" and "stack" not in data
