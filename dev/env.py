@@ -72,6 +72,20 @@ def webhook_secrets() -> dict[str, str]:
     }
 
 
+def crm_secrets() -> dict[str, str]:
+    """The CRM's local secrets: our HighLevel OAuth client (the local stand-in, dev/ghl_api.py,
+    accepts exactly these), the Fernet key the locations' tokens are encrypted with, and the
+    quote links' HMAC secret."""
+    from cryptography.fernet import Fernet
+
+    return {
+        "GHL_CLIENT_ID": "localapp-" + secrets.token_hex(6),
+        "GHL_CLIENT_SECRET": secrets.token_urlsafe(24),
+        "CRM_TOKEN_KEY": Fernet.generate_key().decode(),
+        "CRM_QUOTE_TOKEN_SECRET": secrets.token_urlsafe(32),
+    }
+
+
 def generated(current: Mapping[str, str]) -> dict[str, str]:
     """Local secrets for every blank generated variable, consistent with each other."""
     jwt_secret = current.get("SUPABASE_JWT_SECRET") or secrets.token_urlsafe(40)
@@ -88,6 +102,7 @@ def generated(current: Mapping[str, str]) -> dict[str, str]:
         "SIGNALWIRE_SIGNING_KEY": secrets.token_urlsafe(24),
         "PUSHER_ENCRYPTION_MASTER_KEY_BASE64": base64.b64encode(secrets.token_bytes(32)).decode(),
         **webhook_secrets(),
+        **crm_secrets(),
     }
     keys_match_secret = "SUPABASE_JWT_SECRET" in current
     result = {}

@@ -22,11 +22,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dev import env as dev_env
 from dev import migrate, postgres
 from dev.env import ROOT, load_into_environ, write_local_env
 from dev.gateway import Gateway, PusherForwarder
+from dev.ghl_api import FakeHighLevel, signing_key
 from dev.ports import PortBusy, bind_socket, ensure_free, free_port
 from dev.postgrest import Postgrest
 from dev.realtime import RealtimeConfig, ServerAddress, serve_in_thread
@@ -35,6 +37,7 @@ from dev.vercel import VercelDev
 from dev.voice import VoiceAddress, serve_voice_in_thread
 
 log = logging.getLogger("sockless.stack")
+GHL_API_URL = "http://127.0.0.1:54340"
 
 
 @dataclass
@@ -67,6 +70,14 @@ class StackConfig:
     voice_signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     webhook_secrets: dict[str, str] = field(default_factory=lambda: dev_env.webhook_secrets())
     """STRIPE_WEBHOOK_SECRET, CLERK_WEBHOOK_SECRET, the local HighLevel key pair (dev.env)."""
+    crm_secrets: dict[str, str] = field(default_factory=lambda: dev_env.crm_secrets())
+    """GHL_CLIENT_ID/SECRET (the HighLevel stand-in's OAuth client), CRM_TOKEN_KEY,
+    CRM_QUOTE_TOKEN_SECRET (dev.env)."""
+    ghl_api_url: str = GHL_API_URL
+    """HighLevel's REST API: a loopback URL gets the local stand-in (dev/ghl_api.py) on its
+    port; anything else (the real API) is used as is."""
+    ghl_api_port: int | None = None
+    """The stand-in's port; None = GHL_API_URL's port (54340), 0 = any free port."""
     public_base_url: str = ""
     """What telephony webhooks are signed against (a tunnel's URL); blank: the api's URL."""
     environment: str = "development"
@@ -109,6 +120,10 @@ class StackConfig:
             webhook_secrets={
                 name: env.get(name) or value for name, value in dev_env.webhook_secrets().items()
             },
+            crm_secrets={
+                name: env.get(name) or value for name, value in dev_env.crm_secrets().items()
+            },
+            ghl_api_url=env.get("GHL_API_URL") or GHL_API_URL,
             public_base_url=env.get("PUBLIC_BASE_URL", ""),
             database_url=env.get("DATABASE_URL") or None,
             environment=env.get("SOCKLESS_ENV") or "development",
@@ -137,6 +152,7 @@ class StackConfig:
             realtime_port=0,
             bridge_port=0,
             openai_port=0,
+            ghl_api_port=0,
             ephemeral=True,
             seed=False,
             fixtures=(migrate.DEMO_NOTES,),
@@ -154,6 +170,8 @@ class Stack:
     applied_migrations: list[str] = field(default_factory=list)
     realtime: ServerAddress | None = None
     voice: VoiceAddress | None = None
+    ghl: FakeHighLevel | None = None
+    """The HighLevel stand-in, when GHL_API_URL is local (its state: tests read calls)."""
     api_base_url: str = ""
     _contexts: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _voice: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -191,8 +209,15 @@ class Stack:
             "SIGNALWIRE_SIGNING_KEY": self.config.voice_signing_key,
             "PUBLIC_BASE_URL": self.config.public_base_url or self.api_base_url,
             "BRIDGE_URL": self.voice.bridge_url if self.voice else "",
+            "GHL_API_URL": self.ghl_api_url,
             **self.config.webhook_secrets,
+            **self.config.crm_secrets,
         }
+
+    @property
+    def ghl_api_url(self) -> str:
+        fake = self.servers.get("ghl-api")
+        return fake.url if fake is not None else self.config.ghl_api_url
 
     def _port(self, port: int) -> int:
         return port or free_port()
@@ -207,6 +232,7 @@ class Stack:
             (cfg.api_port if cfg.api else 0, "api functions", "SOCKLESS_API_PORT"),
             (cfg.realtime_port, "Pusher-protocol realtime server", "PUSHER_PORT"),
             (cfg.bridge_port, "voice bridge", "BRIDGE_PORT"),
+            (self._ghl_port() or 0, "HighLevel API stand-in", "GHL_API_URL"),
         ]
         if not cfg.database_url:
             checks.append((cfg.db_port, "Postgres", "SOCKLESS_DB_PORT"))
@@ -294,6 +320,10 @@ class Stack:
                 api_sock.close()
             raise
 
+        ghl_port = self._ghl_port()
+        if ghl_port is not None:
+            self._start_ghl(ghl_port, f"{api_url}/api/webhooks/ghl")
+
         # The functions build their Services from this environment at their first request.
         os.environ.update(self.env())
         if api_sock is None:
@@ -309,6 +339,26 @@ class Stack:
         self.servers["api"] = BackgroundServer(
             self.vercel, api_sock, name="api", lifespan="on"
         ).start()
+
+    def _ghl_port(self) -> int | None:
+        """The HighLevel stand-in's port, or None when GHL_API_URL is not on this machine."""
+        url = urlsplit(self.config.ghl_api_url)
+        if url.hostname not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        if self.config.ghl_api_port is not None:
+            return self.config.ghl_api_port
+        return url.port or 80
+
+    def _start_ghl(self, port: int, webhook_url: str) -> None:
+        secrets_ = {**self.config.webhook_secrets, **self.config.crm_secrets}
+        self.ghl = FakeHighLevel(
+            client_id=secrets_["GHL_CLIENT_ID"],
+            client_secret=secrets_["GHL_CLIENT_SECRET"],
+            webhook_url=webhook_url,
+            key=signing_key(secrets_["GHL_DEV_SIGNING_KEY"]),
+        )
+        sock = bind_socket(port, what="HighLevel API stand-in", env_var="GHL_API_URL")
+        self.servers["ghl-api"] = BackgroundServer(self.ghl.app(), sock, name="ghl-api").start()
 
     def stop(self) -> None:
         self._voice.close()  # calls still open are saved while the database is up
@@ -348,6 +398,8 @@ class Stack:
             "voice_bridge": self.voice.bridge_url if self.voice else None,
             "openai_realtime": self.voice.openai_url if self.voice else None,
             "openai_fake": self.voice.fake if self.voice else None,
+            "ghl_api": self.ghl_api_url,
+            "ghl_api_fake": self.ghl is not None,
             "anon_key": self.config.anon_key,
             "service_role_key": self.config.service_role_key,
             "logs": str(self.logs),
@@ -373,6 +425,10 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
             "OpenAI Realtime",
             f"{info['openai_realtime']}{'  (fake)' if info['openai_fake'] else ''}",
         ),
+        (
+            "HighLevel API",
+            f"{info['ghl_api']}{'  (stand-in: dev/ghl_api.py)' if info['ghl_api_fake'] else ''}",
+        ),
         ("anon key", info["anon_key"]),
         ("service_role key", info["service_role_key"]),
         ("logs", info["logs"]),
@@ -383,6 +439,7 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
         print(f"  {name:<{width}}  {value}")
     print("\n  user token:     .venv/bin/python -m dev.token --sub alice")
     print("  simulated call: .venv/bin/python -m dev.call")
+    print("  HighLevel demo: .venv/bin/python -m dev.ghl")
     print("  Ctrl-C stops everything.\n", flush=True)
 
 

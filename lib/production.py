@@ -13,7 +13,8 @@ deployment answers every request with that JSON 500 instead of half-working:
     Clerk without issuer/parties    CLERK_JWT_KEY or CLERK_JWKS_URL set needs CLERK_ISSUER and
                                     CLERK_AUTHORIZED_PARTIES (any Clerk app's token would pass)
     a local URL in a provider       127.0.0.1 / localhost / 0.0.0.0 / ::1 in SUPABASE_URL,
-    setting                         PUSHER_HOST, BRIDGE_URL, PUBLIC_BASE_URL, ... (LOCAL_URLS)
+    setting                         PUSHER_HOST, BRIDGE_URL, PUBLIC_BASE_URL, GHL_API_URL, ...
+                                    (LOCAL_URLS)
 
 Development and preview are not checked (preview deployments may use the log notifier).
 """
@@ -43,6 +44,7 @@ LOCAL_URLS: tuple[tuple[str, Callable[[Settings, Mapping[str, str]], str | None]
     # features' settings, read as they read them (when set)
     ("BRIDGE_URL", lambda s, env: env.get("BRIDGE_URL", "").strip()),
     ("NOTIFY_APP_URL", lambda s, env: env.get("NOTIFY_APP_URL", "").strip()),
+    ("GHL_API_URL", lambda s, env: env.get("GHL_API_URL", "").strip()),
 )
 """Provider settings that must not point at this machine in production (the effective value:
 SUPABASE_URL left unset means its local default)."""

@@ -37,6 +37,8 @@ def stack_env(tmp_path: Path, **ports: int) -> dict[str, str]:
         # or another test run cannot be in the way
         BRIDGE_PORT=str(free_port()),
         OPENAI_REALTIME_URL=f"ws://127.0.0.1:{free_port()}/v1/realtime",
+        # and the HighLevel stand-in (the session stack's is in this process's environment)
+        GHL_API_URL=f"http://127.0.0.1:{free_port()}",
     )
     return env
 

@@ -79,6 +79,7 @@ def test_production_may_turn_notifications_off():
         ({"TWILIO_API_URL": "http://127.0.0.1:9999"}, ["TWILIO_API_URL"]),
         ({"SENDGRID_API_URL": "http://api.localhost"}, ["SENDGRID_API_URL"]),
         ({"SUPABASE_JWKS_URL": "http://127.0.0.1/jwks"}, ["SUPABASE_JWKS_URL"]),
+        ({"GHL_API_URL": "http://127.0.0.1:54340"}, ["GHL_API_URL"]),
     ],
 )  # fmt: skip
 def test_production_refuses_naming_the_variable(changes: dict[str, str], variables: list[str]):

@@ -248,3 +248,32 @@ def members(stack: Stack, location: str) -> list[str]:
             [location],
         ).fetchall()
     return [row["user_id"] for row in rows]
+
+
+# The HighLevel REST stand-in (dev/ghl_api.py) ----------------------------------------------
+
+
+async def connect_location(
+    http: httpx.AsyncClient, stack: Stack, location: str, *, user: str | None = None
+) -> dict[str, Any]:
+    """Install the app on `location` the way HighLevel's OAuth flow does: the stand-in hands
+    out a code, HighLevel's redirect brings it to GET /api/crm/oauth/callback."""
+    granted = await http.post(
+        f"{stack.ghl_api_url}/__fake__/authorize", json={"locationId": location, "userId": user}
+    )
+    code = granted.json()["code"]
+    answer = await http.get(f"{stack.api_url}/api/crm/oauth/callback", params={"code": code})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def api_calls(http: httpx.AsyncClient, stack: Stack, **where: str) -> list[dict[str, Any]]:
+    """What the stand-in was asked (grants and sends), filtered by locationId/conversationId."""
+    answer = await http.get(f"{stack.ghl_api_url}/__fake__/calls", params=where)
+    calls: list[dict[str, Any]] = answer.json()["calls"]
+    return calls
+
+
+def sends(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [call for call in calls if call["kind"] == "send"]

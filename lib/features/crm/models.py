@@ -106,7 +106,12 @@ class Message(BaseModel):
     type: str
     body: str
     status: str
+    """received / delivered / ... as HighLevel says; a message sent from the app is
+    `sending`, then `pending` (HighLevel took it) until its OutboundMessage webhook, or
+    `failed` (see `error`)."""
     at: datetime
+    error: str | None = None
+    """Why a send from the app failed."""
 
 
 class MessagePage(BaseModel):
@@ -238,3 +243,52 @@ class Linked(BaseModel):
     ghlUserId: str
     locations: list[str]
     """The locations the app user is now a member of through this HighLevel user."""
+
+
+# crm.sendMessage ------------------------------------------------------------------------
+
+ClientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class SendMessageInput(Input):
+    conversationId: GhlId
+    clientId: ClientId
+    """The client's id for its temporary bubble: the `new-message` that reconciles the message
+    carries it. A retry with the same clientId sends nothing twice."""
+    body: Annotated[str, Field(min_length=1, max_length=10_000)]
+    type: Literal["SMS", "Email"] = "SMS"
+    subject: Annotated[str, Field(max_length=200)] | None = None
+    """Email only."""
+
+    @model_validator(mode="after")
+    def _sms_length(self) -> Self:
+        if self.type == "SMS" and len(self.body) > 1600:
+            raise ValueError("an SMS body is at most 1600 characters")
+        return self
+
+
+class SentMessage(BaseModel):
+    message: Message
+    duplicate: bool
+    """True: a retry of a message already sending or sent (no second send)."""
+
+
+# crm.quoteLink --------------------------------------------------------------------------
+
+
+class QuoteLinkInput(Input):
+    locationId: LocationId
+    quoteId: GhlId
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    """What the rep's `quote-viewed` calls it."""
+    contactId: GhlId | None = None
+    expiresInDays: Annotated[int, Field(ge=1, le=365)] = 30
+
+
+class QuoteLink(BaseModel):
+    quoteId: str
+    token: str
+    """The signed token the quote page sends with its beacons."""
+    url: str | None
+    """CRM_QUOTE_URL with ?t=<token>, when CRM_QUOTE_URL is set."""
+    expiresAt: datetime

@@ -11,6 +11,11 @@ procedure needs a signed-in caller, whose id comes from the token).
     crm.tasks          query     {status?, locationId?, ...} -> {tasks, next}
     crm.linkUser       mutation  {appUserId, ghlUserId} -> {appUserId, ghlUserId, locations}
                                  (ADMIN_USER_IDS only)
+    crm.sendMessage    mutation  {conversationId, clientId, body, type, subject?} ->
+                                 {message, duplicate} (sending.py)
+    crm.quoteLink      mutation  {locationId, quoteId, name, contactId?, expiresInDays?} ->
+                                 {quoteId, token, url, expiresAt} (quotes.py; the caller is
+                                 the rep who hears of its views)
 
 Location-scoped queries answer FORBIDDEN to anyone who is not a member of the location (SQL:
 migration 20261130500900_crm_queries).
@@ -18,9 +23,12 @@ migration 20261130500900_crm_queries).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from pydantic import TypeAdapter
 
 from lib.errors import Forbidden
+from lib.features.crm import quotes, sending
 from lib.features.crm.models import (
     AppointmentPage,
     AppointmentsInput,
@@ -35,7 +43,11 @@ from lib.features.crm.models import (
     MessagesInput,
     Pipeline,
     PipelineInput,
+    QuoteLink,
+    QuoteLinkInput,
     Revenue,
+    SendMessageInput,
+    SentMessage,
     TaskPage,
     TasksInput,
 )
@@ -131,6 +143,36 @@ async def link_user(ctx: Context, input: LinkUserInput) -> Linked:
     return Linked.model_validate(result)
 
 
+async def send_message(ctx: Context, input: SendMessageInput) -> SentMessage:
+    result = await sending.send(ctx.services, user=ctx.user.user_id, input=input)
+    return SentMessage.model_validate(result)
+
+
+async def quote_link(ctx: Context, input: QuoteLinkInput) -> QuoteLink:
+    expires = ctx.services.now() + timedelta(days=input.expiresInDays)
+    ref = quotes.QuoteRef(
+        quote=input.quoteId,
+        contact=input.contactId or "",
+        location=input.locationId,
+        expires=int(expires.timestamp()),
+    )
+    made = quotes.link(ctx.services, ref)  # first: refused without CRM_QUOTE_TOKEN_SECRET
+    await ctx.db.rpc(
+        "crm_quote_upsert",
+        p_user=ctx.user.user_id,
+        p_quote=input.quoteId,
+        p_location=input.locationId,
+        p_contact=input.contactId,
+        p_name=input.name,
+    )
+    return QuoteLink(
+        quoteId=input.quoteId,
+        token=made["token"],
+        url=made["url"],
+        expiresAt=datetime.fromtimestamp(ref.expires, UTC),
+    )
+
+
 QUERY_RATE = (240, 60)
 
 PROCEDURES = [
@@ -205,5 +247,24 @@ PROCEDURES = [
         handler=link_user,
         rate_limit=(60, 60),
         description="Link an app user to a HighLevel user (operators).",
+    ),
+    Procedure(
+        path="crm.sendMessage",
+        kind="mutation",
+        input=SendMessageInput,
+        output=SentMessage,
+        handler=send_message,
+        rate_limit=(60, 60),
+        description="Send an SMS or email through HighLevel (optimistic: reconciled by "
+        "messageId, the new-message event carries the clientId).",
+    ),
+    Procedure(
+        path="crm.quoteLink",
+        kind="mutation",
+        input=QuoteLinkInput,
+        output=QuoteLink,
+        handler=quote_link,
+        rate_limit=(60, 60),
+        description="A signed quote link; its views are published to you (quote-viewed).",
     ),
 ]
