@@ -31,6 +31,7 @@ from dev.ports import PortBusy, bind_socket, ensure_free, free_port
 from dev.postgrest import Postgrest
 from dev.realtime import RealtimeConfig, ServerAddress, serve_in_thread
 from dev.servers import BackgroundServer
+from dev.stripe_api import CREDITS_PRICE, SUBSCRIPTION_PRICE, LocalStripe, local_secret_key
 from dev.vercel import VercelDev
 from dev.voice import VoiceAddress, serve_voice_in_thread
 
@@ -59,6 +60,10 @@ class StackConfig:
     api_port: int = 3000
     realtime_port: int = 6001
     bridge_port: int = 8080
+    stripe_port: int = 12111
+    """The local Stripe (dev/stripe_api.py), started when STRIPE_SECRET_KEY is blank."""
+    stripe_secret_key: str = ""
+    """STRIPE_SECRET_KEY from .env: set, the api talks to that Stripe and no stand-in runs."""
     openai_port: int | None = None
     """The fake OpenAI's port; None = the port in OPENAI_REALTIME_URL (8081), 0 = any."""
     bridge_token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
@@ -103,6 +108,8 @@ class StackConfig:
             api_port=int(env.get("SOCKLESS_API_PORT") or 3000),
             realtime_port=int(env.get("PUSHER_PORT") or 6001),
             bridge_port=int(env.get("BRIDGE_PORT") or 8080),
+            stripe_port=int(env.get("STRIPE_DEV_PORT") or 12111),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
             bridge_token_secret=env.get("BRIDGE_TOKEN_SECRET") or secrets.token_urlsafe(32),
             bridge_path_secret=env.get("BRIDGE_PATH_SECRET") or secrets.token_urlsafe(24),
             voice_signing_key=env.get("SIGNALWIRE_SIGNING_KEY") or secrets.token_urlsafe(24),
@@ -136,6 +143,7 @@ class StackConfig:
             api_port=0,
             realtime_port=0,
             bridge_port=0,
+            stripe_port=0,
             openai_port=0,
             ephemeral=True,
             seed=False,
@@ -154,6 +162,8 @@ class Stack:
     applied_migrations: list[str] = field(default_factory=list)
     realtime: ServerAddress | None = None
     voice: VoiceAddress | None = None
+    stripe: LocalStripe | None = None
+    """The local Stripe, when it runs (no STRIPE_SECRET_KEY of your own)."""
     api_base_url: str = ""
     _contexts: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _voice: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -192,6 +202,18 @@ class Stack:
             "PUBLIC_BASE_URL": self.config.public_base_url or self.api_base_url,
             "BRIDGE_URL": self.voice.bridge_url if self.voice else "",
             **self.config.webhook_secrets,
+            **self._stripe_env(),
+        }
+
+    def _stripe_env(self) -> dict[str, str]:
+        """The api's Stripe settings when the local Stripe stands in for it."""
+        if self.stripe is None:
+            return {}
+        return {
+            "STRIPE_SECRET_KEY": self.stripe.secret_key,
+            "STRIPE_API_BASE": self.stripe.public_url,
+            "STRIPE_PRICE_SUBSCRIPTION": SUBSCRIPTION_PRICE,
+            "STRIPE_PRICE_CREDITS": CREDITS_PRICE,
         }
 
     def _port(self, port: int) -> int:
@@ -208,6 +230,8 @@ class Stack:
             (cfg.realtime_port, "Pusher-protocol realtime server", "PUSHER_PORT"),
             (cfg.bridge_port, "voice bridge", "BRIDGE_PORT"),
         ]
+        if not cfg.stripe_secret_key:
+            checks.append((cfg.stripe_port, "local Stripe", "STRIPE_DEV_PORT"))
         if not cfg.database_url:
             checks.append((cfg.db_port, "Postgres", "SOCKLESS_DB_PORT"))
         for port, what, var in checks:
@@ -294,6 +318,9 @@ class Stack:
                 api_sock.close()
             raise
 
+        if not cfg.stripe_secret_key:
+            self._start_stripe(api_url)
+
         # The functions build their Services from this environment at their first request.
         os.environ.update(self.env())
         if api_sock is None:
@@ -309,6 +336,19 @@ class Stack:
         self.servers["api"] = BackgroundServer(
             self.vercel, api_sock, name="api", lifespan="on"
         ).start()
+
+    def _start_stripe(self, api_url: str) -> None:
+        """The local Stripe: the SDK's calls land here (STRIPE_API_BASE); it signs its events
+        with STRIPE_WEBHOOK_SECRET and sends them to the api's /api/webhooks/stripe."""
+        sock = bind_socket(self.config.stripe_port, what="local Stripe", env_var="STRIPE_DEV_PORT")
+        host, port = sock.getsockname()[:2]
+        self.stripe = LocalStripe(
+            secret_key=local_secret_key(),
+            webhook_secret=self.config.webhook_secrets["STRIPE_WEBHOOK_SECRET"],
+            webhook_url=f"{api_url}/api/webhooks/stripe",
+            public_url=f"http://{host}:{port}",
+        )
+        self.servers["stripe"] = BackgroundServer(self.stripe.app(), sock, name="stripe").start()
 
     def stop(self) -> None:
         self._voice.close()  # calls still open are saved while the database is up
@@ -348,6 +388,7 @@ class Stack:
             "voice_bridge": self.voice.bridge_url if self.voice else None,
             "openai_realtime": self.voice.openai_url if self.voice else None,
             "openai_fake": self.voice.fake if self.voice else None,
+            "stripe": self.stripe.public_url if self.stripe else None,
             "anon_key": self.config.anon_key,
             "service_role_key": self.config.service_role_key,
             "logs": str(self.logs),
@@ -372,6 +413,12 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
         (
             "OpenAI Realtime",
             f"{info['openai_realtime']}{'  (fake)' if info['openai_fake'] else ''}",
+        ),
+        (
+            "Stripe (local)",
+            f"{info['stripe']}  (hosted Checkout + portal pages; docs/billing.md)"
+            if info["stripe"]
+            else "not started: STRIPE_SECRET_KEY is set, the api talks to Stripe",
         ),
         ("anon key", info["anon_key"]),
         ("service_role key", info["service_role_key"]),
