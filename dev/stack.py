@@ -348,7 +348,9 @@ class Stack:
             webhook_url=f"{api_url}/api/webhooks/stripe",
             public_url=f"http://{host}:{port}",
         )
-        self.servers["stripe"] = BackgroundServer(self.stripe.app(), sock, name="stripe").start()
+        self.servers["stripe"] = BackgroundServer(
+            self.stripe.app(), sock, name="stripe", lifespan="on"
+        ).start()
 
     def stop(self) -> None:
         self._voice.close()  # calls still open are saved while the database is up

@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,6 +166,7 @@ class LocalStripe:
     async def close(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+            self._http = None
 
     # API objects -------------------------------------------------------------------------
 
@@ -509,7 +511,14 @@ class LocalStripe:
     def app(self) -> Starlette:
         from dev.stripe_pages import routes
 
-        return Starlette(routes=[*self._api_routes(), *routes(self)])
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            try:
+                yield
+            finally:
+                await self.close()
+
+        return Starlette(routes=[*self._api_routes(), *routes(self)], lifespan=lifespan)
 
     def _api_routes(self) -> list[Route]:
         def api(handler: Callable[[Request, Obj], Any], method: str = "GET") -> Any:

@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from dev.stripe_objects import form_params
+
 if TYPE_CHECKING:
     from dev.stripe_api import LocalStripe
     from dev.stripe_objects import Obj
@@ -46,6 +48,11 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
         "<p class='note'>Sockless local Stripe: no card is charged.</p></body></html>",
         status,
     )
+
+
+async def form(request: Request) -> dict[str, str]:
+    """An urlencoded form's fields (what the pages' forms post)."""
+    return {k: str(v) for k, v in form_params(await request.body()).items()}
 
 
 def money(cents: int) -> str:
@@ -90,7 +97,7 @@ def routes(stripe: LocalStripe) -> list[Route]:
             return failed(exc)
         if request.method == "GET":
             return checkout_page(session)
-        action = (await request.form()).get("action")
+        action = (await form(request)).get("action")
         try:
             if action == "decline":
                 await stripe.send(stripe.decline(session["id"]))
@@ -109,8 +116,8 @@ def routes(stripe: LocalStripe) -> list[Route]:
         except StripeError as exc:
             return failed(exc)
         if request.method == "POST":
-            form = await request.form()
-            sub_id, action = str(form.get("subscription")), form.get("action")
+            fields = await form(request)
+            sub_id, action = str(fields.get("subscription")), fields.get("action")
             try:
                 sub = stripe.get("subscription", sub_id)
                 if sub["customer"] != session["customer"]:
@@ -162,8 +169,7 @@ def routes(stripe: LocalStripe) -> list[Route]:
 
     def control(run: Control) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            form = await request.form()
-            params = {**request.query_params, **{k: str(v) for k, v in form.items()}}
+            params = {**request.query_params, **(await form(request))}
             try:
                 events = run(request.path_params.get("id", ""), params)
                 await stripe.send(events)

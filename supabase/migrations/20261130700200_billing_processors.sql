@@ -108,17 +108,23 @@ begin
 end
 $$;
 
+-- The result of an applied change, with its `billing-updated` queued. (Two statements: a
+-- stable outbox_rows in the statement that inserts the row would not see it.)
 create or replace function private.billing_applied(p_user_id text, p_result jsonb)
 returns jsonb
-language sql
+language plpgsql
 volatile
 security definer
 set search_path = ''
 as $$
-  select p_result || jsonb_build_object(
-    'user', p_user_id,
-    'events', public.outbox_rows(array[private.billing_publish(p_user_id)])
-  )
+declare
+  v_event bigint;
+begin
+  v_event := private.billing_publish(p_user_id);
+  return p_result || jsonb_build_object(
+    'user', p_user_id, 'events', public.outbox_rows(array[v_event])
+  );
+end
 $$;
 
 create or replace function public.billing_on_checkout_session(p_event jsonb)

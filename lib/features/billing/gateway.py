@@ -1,14 +1,15 @@
 """Stripe, through the official SDK: a `stripe.StripeClient` per event loop, and Stripe's
 errors mapped once to ours.
 
-    client = stripe_client(services)          # STRIPE_SECRET_KEY, STRIPE_API_BASE
-    customer = await call(client.v1.customers.create_async(params, options))
+    async with stripe_client(services) as client:   # STRIPE_SECRET_KEY, STRIPE_API_BASE
+        customer = await call(client.v1.customers.create_async(params=..., options=...))
 
 The client is built from the billing settings: base address STRIPE_API_BASE when set (the
 local stand-in, dev/stripe_api.py), `stripe.HTTPXClient()` (httpx's AsyncClient: the SDK's
 async transport) and STRIPE_MAX_NETWORK_RETRIES (default 2; every create carries an
-idempotency key, so a retried create never makes a second object). An httpx client belongs
-to the loop that opened its connections, so each running loop gets its own.
+idempotency key, so a retried create never makes a second object). One client per procedure
+call, closed after it: billing calls are rare (a checkout, a portal visit), and nothing is
+left open on a loop that ends.
 
     stripe.APIConnectionError, APIError (5xx)    -> ServiceUnavailable (retry later)
     stripe.RateLimitError                        -> ServiceUnavailable (retry_after=1)
@@ -20,9 +21,8 @@ to the loop that opened its connections, so each running loop gets its own.
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING
 
 from lib.errors import ServiceUnavailable, SocklessError
@@ -35,30 +35,24 @@ if TYPE_CHECKING:
 
 TIMEOUT_S = 20.0
 
-_clients: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Services, stripe.StripeClient]
-] = weakref.WeakKeyDictionary()
 
-
-def stripe_client(services: Services) -> stripe.StripeClient:
-    """The StripeClient of this app on the running loop (built on first use)."""
-    per_loop = _clients.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
-    found = per_loop.get(services)
-    if found is None:
-        found = per_loop[services] = build(services.feature(BillingSettings))
-    return found
-
-
-def build(settings: BillingSettings) -> stripe.StripeClient:
+@contextlib.asynccontextmanager
+async def stripe_client(services: Services) -> AsyncIterator[stripe.StripeClient]:
+    """A StripeClient for one procedure call; its connections are closed afterwards."""
     import stripe  # ~150 ms: only billing pays for it
 
+    settings = services.feature(BillingSettings)
     settings.require()
-    return stripe.StripeClient(
-        settings.secret_key.get(),
-        base_addresses={"api": settings.api_base} if settings.api_base else None,
-        http_client=stripe.HTTPXClient(timeout=TIMEOUT_S),
-        max_network_retries=settings.network_retries,
-    )
+    http = stripe.HTTPXClient(timeout=TIMEOUT_S)
+    try:
+        yield stripe.StripeClient(
+            settings.secret_key.get(),
+            base_addresses={"api": settings.api_base} if settings.api_base else None,
+            http_client=http,
+            max_network_retries=settings.network_retries,
+        )
+    finally:
+        await http.close_async()  # type: ignore[no-untyped-call]  # untyped in the SDK
 
 
 async def call[T](request: Awaitable[T]) -> T:

@@ -33,6 +33,8 @@ from lib.features.billing.settings import BillingSettings
 from lib.rpc.procedure import Context, Procedure
 
 if TYPE_CHECKING:
+    import stripe
+
     from lib.services import Services
 
 _configured: weakref.WeakSet[Services] = weakref.WeakSet()
@@ -59,12 +61,11 @@ def idempotency_key(*parts: str) -> str:
     return "sockless-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-async def customer_for(services: Services, user_id: str) -> str:
+async def customer_for(services: Services, client: stripe.StripeClient, user_id: str) -> str:
     """The caller's Stripe Customer id, created and stored on first use."""
     found = await services.db.rpc("billing_customer", p_user_id=user_id)
     if isinstance(found, str) and found:
         return found
-    client = stripe_client(services)
     customer = await call(
         client.v1.customers.create_async(
             params={"metadata": {"user_id": user_id}},
@@ -85,10 +86,8 @@ async def checkout(ctx: Context, input: CheckoutInput) -> CheckoutSession:
     plan = settings.plans[input.kind]
     quantity = input.quantity if input.kind == "credits" else 1
     credits = str(plan.credits_for(quantity))
-    customer = await customer_for(ctx.services, user)
     params: dict[str, Any] = {
         "mode": plan.mode,
-        "customer": customer,
         "client_reference_id": user,
         "line_items": [{"price": plan.price, "quantity": quantity}],
         "success_url": f"{settings.return_url}?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
@@ -101,16 +100,15 @@ async def checkout(ctx: Context, input: CheckoutInput) -> CheckoutSession:
         }
     else:
         params["payment_intent_data"] = {"metadata": {"user_id": user, "credits": credits}}
-    session = await call(
-        stripe_client(ctx.services).v1.checkout.sessions.create_async(
-            params=params,  # type: ignore[arg-type]  # a TypedDict the dict literal matches
-            options={
-                "idempotency_key": idempotency_key(
-                    "checkout", user, input.kind, str(quantity), ctx.request_id
-                )
-            },
+    key = idempotency_key("checkout", user, input.kind, str(quantity), ctx.request_id)
+    async with stripe_client(ctx.services) as client:
+        params["customer"] = await customer_for(ctx.services, client, user)
+        session = await call(
+            client.v1.checkout.sessions.create_async(
+                params=params,  # type: ignore[arg-type]  # a TypedDict the dict literal matches
+                options={"idempotency_key": key},
+            )
         )
-    )
     return CheckoutSession(url=str(session.url), sessionId=session.id)
 
 
@@ -118,15 +116,15 @@ async def portal(ctx: Context, input: None) -> PortalSession:
     settings = ctx.services.feature(BillingSettings)
     settings.require()
     await _configured_once(ctx.services)
-    customer = await customer_for(ctx.services, ctx.user.user_id)
-    session = await call(
-        stripe_client(ctx.services).v1.billing_portal.sessions.create_async(
-            params={"customer": customer, "return_url": settings.return_url},
-            options={
-                "idempotency_key": idempotency_key("portal", ctx.user.user_id, ctx.request_id)
-            },
+    user = ctx.user.user_id
+    async with stripe_client(ctx.services) as client:
+        customer = await customer_for(ctx.services, client, user)
+        session = await call(
+            client.v1.billing_portal.sessions.create_async(
+                params={"customer": customer, "return_url": settings.return_url},
+                options={"idempotency_key": idempotency_key("portal", user, ctx.request_id)},
+            )
         )
-    )
     return PortalSession(url=session.url)
 
 
