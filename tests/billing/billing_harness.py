@@ -96,7 +96,9 @@ class Billing:
     async def dev(self, path: str, **params: str) -> dict[str, Any]:
         """A dev control of the local Stripe (renewals, period ends, settlements, disputes)."""
         assert self.stack.stripe is not None
-        answer = await self.browser.http.post(f"{self.stack.stripe.public_url}{path}", params=params)
+        answer = await self.browser.http.post(
+            f"{self.stack.stripe.public_url}{path}", params=params
+        )
         assert answer.status_code == 200, answer.text
         result: dict[str, Any] = answer.json()
         return result
@@ -166,7 +168,9 @@ async def subscribed(stack: Stack, token: str, who: str) -> AsyncIterator[Subscr
                 headers={"Authorization": f"Bearer {token}"},
             )
         auth.raise_for_status()
-        await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": channel, **auth.json()}}))
+        await ws.send(
+            json.dumps({"event": "pusher:subscribe", "data": {"channel": channel, **auth.json()}})
+        )
         ready = asyncio.Event()
 
         async def pump() -> None:

@@ -30,9 +30,7 @@ async def test_paying_for_credits_grants_them_and_unlocks_poker(
     assert (created["paidWith"], created["creditsLeft"]) == ("credit", 2 * PACK - 1)
 
 
-async def test_the_customer_exists_before_the_session_and_is_reused(
-    stack: Stack, billing: Billing
-):
+async def test_the_customer_exists_before_the_session_and_is_reused(stack: Stack, billing: Billing):
     buyer = user()
     first = await billing.checkout(buyer, "credits")
     second = await billing.checkout(buyer, "subscription")
