@@ -76,19 +76,19 @@ def missing(what: str, id: str) -> StripeError:
 class LocalStripe:
     """The state and what happens to it; `app()` serves it."""
 
-    secret_key: str
-    webhook_secret: str
+    secret_key: str = field(repr=False)
+    webhook_secret: str = field(repr=False)
     webhook_url: str
     public_url: str = ""
     clock: Callable[[], float] = time.time
-    objects: dict[str, dict[str, Obj]] = field(default_factory=dict)
-    events: list[Obj] = field(default_factory=list)
-    held: set[str] = field(default_factory=set)
-    deliveries: dict[str, int] = field(default_factory=dict)
+    objects: dict[str, dict[str, Obj]] = field(repr=False, default_factory=dict)
+    events: list[Obj] = field(repr=False, default_factory=list)
+    held: set[str] = field(repr=False, default_factory=set)
+    deliveries: dict[str, int] = field(repr=False, default_factory=dict)
     """event id -> the status the webhook answered (0: it could not be reached)."""
-    _idempotent: dict[str, tuple[str, Obj, int, Obj]] = field(default_factory=dict)
-    _last_created: dict[str, int] = field(default_factory=dict)
-    _http: httpx.AsyncClient | None = None
+    _idempotent: dict[str, tuple[str, Obj, int, Obj]] = field(repr=False, default_factory=dict)
+    _last_created: dict[str, int] = field(repr=False, default_factory=dict)
+    _http: httpx.AsyncClient | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         now = self.now()
