@@ -33,6 +33,7 @@ from dev.ports import PortBusy, bind_socket, ensure_free, free_port
 from dev.postgrest import Postgrest
 from dev.realtime import RealtimeConfig, ServerAddress, serve_in_thread
 from dev.servers import BackgroundServer
+from dev.stripe_api import CREDITS_PRICE, SUBSCRIPTION_PRICE, LocalStripe, local_secret_key
 from dev.vercel import VercelDev
 from dev.voice import VoiceAddress, serve_voice_in_thread
 
@@ -62,6 +63,10 @@ class StackConfig:
     api_port: int = 3000
     realtime_port: int = 6001
     bridge_port: int = 8080
+    stripe_port: int = 12111
+    """The local Stripe (dev/stripe_api.py), started when STRIPE_SECRET_KEY is blank."""
+    stripe_secret_key: str = ""
+    """STRIPE_SECRET_KEY from .env: set, the api talks to that Stripe and no stand-in runs."""
     openai_port: int | None = None
     """The fake OpenAI's port; None = the port in OPENAI_REALTIME_URL (8081), 0 = any."""
     bridge_token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
@@ -114,6 +119,8 @@ class StackConfig:
             api_port=int(env.get("SOCKLESS_API_PORT") or 3000),
             realtime_port=int(env.get("PUSHER_PORT") or 6001),
             bridge_port=int(env.get("BRIDGE_PORT") or 8080),
+            stripe_port=int(env.get("STRIPE_DEV_PORT") or 12111),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
             bridge_token_secret=env.get("BRIDGE_TOKEN_SECRET") or secrets.token_urlsafe(32),
             bridge_path_secret=env.get("BRIDGE_PATH_SECRET") or secrets.token_urlsafe(24),
             voice_signing_key=env.get("SIGNALWIRE_SIGNING_KEY") or secrets.token_urlsafe(24),
@@ -151,6 +158,7 @@ class StackConfig:
             api_port=0,
             realtime_port=0,
             bridge_port=0,
+            stripe_port=0,
             openai_port=0,
             ghl_api_port=0,
             ephemeral=True,
@@ -172,6 +180,8 @@ class Stack:
     voice: VoiceAddress | None = None
     ghl: FakeHighLevel | None = None
     """The HighLevel stand-in, when GHL_API_URL is local (its state: tests read calls)."""
+    stripe: LocalStripe | None = None
+    """The local Stripe, when it runs (no STRIPE_SECRET_KEY of your own)."""
     api_base_url: str = ""
     _contexts: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _voice: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -212,6 +222,18 @@ class Stack:
             "GHL_API_URL": self.ghl_api_url,
             **self.config.webhook_secrets,
             **self.config.crm_secrets,
+            **self._stripe_env(),
+        }
+
+    def _stripe_env(self) -> dict[str, str]:
+        """The api's Stripe settings when the local Stripe stands in for it."""
+        if self.stripe is None:
+            return {}
+        return {
+            "STRIPE_SECRET_KEY": self.stripe.secret_key,
+            "STRIPE_API_BASE": self.stripe.public_url,
+            "STRIPE_PRICE_SUBSCRIPTION": SUBSCRIPTION_PRICE,
+            "STRIPE_PRICE_CREDITS": CREDITS_PRICE,
         }
 
     @property
@@ -234,6 +256,8 @@ class Stack:
             (cfg.bridge_port, "voice bridge", "BRIDGE_PORT"),
             (self._ghl_port() or 0, "HighLevel API stand-in", "GHL_API_URL"),
         ]
+        if not cfg.stripe_secret_key:
+            checks.append((cfg.stripe_port, "local Stripe", "STRIPE_DEV_PORT"))
         if not cfg.database_url:
             checks.append((cfg.db_port, "Postgres", "SOCKLESS_DB_PORT"))
         for port, what, var in checks:
@@ -323,6 +347,8 @@ class Stack:
         ghl_port = self._ghl_port()
         if ghl_port is not None:
             self._start_ghl(ghl_port, f"{api_url}/api/webhooks/ghl")
+        if not cfg.stripe_secret_key:
+            self._start_stripe(api_url)
 
         # The functions build their Services from this environment at their first request.
         os.environ.update(self.env())
@@ -359,6 +385,21 @@ class Stack:
         )
         sock = bind_socket(port, what="HighLevel API stand-in", env_var="GHL_API_URL")
         self.servers["ghl-api"] = BackgroundServer(self.ghl.app(), sock, name="ghl-api").start()
+
+    def _start_stripe(self, api_url: str) -> None:
+        """The local Stripe: the SDK's calls land here (STRIPE_API_BASE); it signs its events
+        with STRIPE_WEBHOOK_SECRET and sends them to the api's /api/webhooks/stripe."""
+        sock = bind_socket(self.config.stripe_port, what="local Stripe", env_var="STRIPE_DEV_PORT")
+        host, port = sock.getsockname()[:2]
+        self.stripe = LocalStripe(
+            secret_key=local_secret_key(),
+            webhook_secret=self.config.webhook_secrets["STRIPE_WEBHOOK_SECRET"],
+            webhook_url=f"{api_url}/api/webhooks/stripe",
+            public_url=f"http://{host}:{port}",
+        )
+        self.servers["stripe"] = BackgroundServer(
+            self.stripe.app(), sock, name="stripe", lifespan="on"
+        ).start()
 
     def stop(self) -> None:
         self._voice.close()  # calls still open are saved while the database is up
@@ -400,6 +441,7 @@ class Stack:
             "openai_fake": self.voice.fake if self.voice else None,
             "ghl_api": self.ghl_api_url,
             "ghl_api_fake": self.ghl is not None,
+            "stripe": self.stripe.public_url if self.stripe else None,
             "anon_key": self.config.anon_key,
             "service_role_key": self.config.service_role_key,
             "logs": str(self.logs),
@@ -428,6 +470,10 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
         (
             "HighLevel API",
             f"{info['ghl_api']}{'  (stand-in: dev/ghl_api.py)' if info['ghl_api_fake'] else ''}",
+            "Stripe (local)",
+            f"{info['stripe']}  (hosted Checkout + portal pages; docs/billing.md)"
+            if info["stripe"]
+            else "not started: STRIPE_SECRET_KEY is set, the api talks to Stripe",
         ),
         ("anon key", info["anon_key"]),
         ("service_role key", info["service_role_key"]),

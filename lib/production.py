@@ -13,8 +13,10 @@ deployment answers every request with that JSON 500 instead of half-working:
     Clerk without issuer/parties    CLERK_JWT_KEY or CLERK_JWKS_URL set needs CLERK_ISSUER and
                                     CLERK_AUTHORIZED_PARTIES (any Clerk app's token would pass)
     a local URL in a provider       127.0.0.1 / localhost / 0.0.0.0 / ::1 in SUPABASE_URL,
-    setting                         PUSHER_HOST, BRIDGE_URL, PUBLIC_BASE_URL, GHL_API_URL, ...
-                                    (LOCAL_URLS)
+    setting                         PUSHER_HOST, BRIDGE_URL, PUBLIC_BASE_URL, GHL_API_URL,
+                                    STRIPE_API_BASE (the local Stripe), ... (LOCAL_URLS)
+    billing half-configured         STRIPE_SECRET_KEY set without STRIPE_WEBHOOK_SECRET or a
+                                    STRIPE_PRICE_* (payments would grant nothing)
 
 Development and preview are not checked (preview deployments may use the log notifier).
 """
@@ -45,6 +47,8 @@ LOCAL_URLS: tuple[tuple[str, Callable[[Settings, Mapping[str, str]], str | None]
     ("BRIDGE_URL", lambda s, env: env.get("BRIDGE_URL", "").strip()),
     ("NOTIFY_APP_URL", lambda s, env: env.get("NOTIFY_APP_URL", "").strip()),
     ("GHL_API_URL", lambda s, env: env.get("GHL_API_URL", "").strip()),
+    ("STRIPE_API_BASE", lambda s, env: env.get("STRIPE_API_BASE", "").strip()),
+    ("BILLING_RETURN_URL", lambda s, env: env.get("BILLING_RETURN_URL", "").strip()),
 )
 """Provider settings that must not point at this machine in production (the effective value:
 SUPABASE_URL left unset means its local default)."""
@@ -97,6 +101,16 @@ def _blank_required(settings: Settings, env: Mapping[str, str]) -> Iterator[str]
     yield from (variable for variable, value in required.items() if not value)
 
 
+BILLING_NEEDS = ("STRIPE_WEBHOOK_SECRET", "STRIPE_PRICE_SUBSCRIPTION", "STRIPE_PRICE_CREDITS")
+"""What billing needs once STRIPE_SECRET_KEY is set (without the key, billing is off: its
+procedures answer 503 naming it)."""
+
+
+def _billing_half_configured(settings: Settings, env: Mapping[str, str]) -> Iterator[str]:
+    if env.get("STRIPE_SECRET_KEY", "").strip():
+        yield from (name for name in BILLING_NEEDS if not env.get(name, "").strip())
+
+
 def _local_urls(settings: Settings, env: Mapping[str, str]) -> Iterator[str]:
     for variable, value_of in LOCAL_URLS:
         value = value_of(settings, env)
@@ -125,6 +139,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "must be set when CLERK_JWT_KEY or CLERK_JWKS_URL is: else any Clerk app's token passes",
         _clerk_unbound,
+    ),
+    Rule(
+        "must be set when STRIPE_SECRET_KEY is: else payments succeed and grant nothing",
+        _billing_half_configured,
     ),
     Rule(
         "must not be a local address (127.0.0.1, localhost, 0.0.0.0, ::1) in production",
