@@ -470,6 +470,8 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
         (
             "HighLevel API",
             f"{info['ghl_api']}{'  (stand-in: dev/ghl_api.py)' if info['ghl_api_fake'] else ''}",
+        ),
+        (
             "Stripe (local)",
             f"{info['stripe']}  (hosted Checkout + portal pages; docs/billing.md)"
             if info["stripe"]
