@@ -73,6 +73,8 @@ class StackConfig:
     crm_secrets: dict[str, str] = field(default_factory=lambda: dev_env.crm_secrets())
     """GHL_CLIENT_ID/SECRET (the HighLevel stand-in's OAuth client), CRM_TOKEN_KEY,
     CRM_QUOTE_TOKEN_SECRET (dev.env)."""
+    trading_secrets: dict[str, str] = field(default_factory=lambda: dev_env.trading_secrets())
+    """TRADING_TOKEN_KEY (dev.env)."""
     ghl_api_url: str = GHL_API_URL
     """HighLevel's REST API: a loopback URL gets the local stand-in (dev/ghl_api.py) on its
     port; anything else (the real API) is used as is."""
@@ -122,6 +124,9 @@ class StackConfig:
             },
             crm_secrets={
                 name: env.get(name) or value for name, value in dev_env.crm_secrets().items()
+            },
+            trading_secrets={
+                name: env.get(name) or value for name, value in dev_env.trading_secrets().items()
             },
             ghl_api_url=env.get("GHL_API_URL") or GHL_API_URL,
             public_base_url=env.get("PUBLIC_BASE_URL", ""),
@@ -212,6 +217,7 @@ class Stack:
             "GHL_API_URL": self.ghl_api_url,
             **self.config.webhook_secrets,
             **self.config.crm_secrets,
+            **self.config.trading_secrets,
         }
 
     @property

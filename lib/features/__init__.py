@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from lib.core import CORE
 from lib.feature import Bundle
-from lib.features import calls, crm, messaging, poker
+from lib.features import calls, crm, messaging, poker, trading
 from lib.services import Services
 
 FEATURES = (
@@ -23,6 +23,7 @@ FEATURES = (
     messaging.FEATURE,
     calls.FEATURE,
     crm.FEATURE,
+    trading.FEATURE,
 )
 
 BUNDLE = Bundle(*FEATURES)
