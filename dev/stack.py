@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from dev import env as dev_env
 from dev import migrate, postgres
+from dev.brokers import FakeBrokers
 from dev.env import ROOT, load_into_environ, write_local_env
 from dev.gateway import Gateway, PusherForwarder
 from dev.ghl_api import FakeHighLevel, signing_key
@@ -177,6 +178,8 @@ class Stack:
     voice: VoiceAddress | None = None
     ghl: FakeHighLevel | None = None
     """The HighLevel stand-in, when GHL_API_URL is local (its state: tests read calls)."""
+    brokers: FakeBrokers | None = None
+    """The Alpaca and Tradovate stand-ins (dev/brokers.py; tests read their calls)."""
     api_base_url: str = ""
     _contexts: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _voice: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -218,6 +221,16 @@ class Stack:
             **self.config.webhook_secrets,
             **self.config.crm_secrets,
             **self.config.trading_secrets,
+            **self._broker_urls(),
+        }
+
+    def _broker_urls(self) -> dict[str, str]:
+        server = self.servers.get("brokers")
+        if server is None:
+            return {}
+        return {
+            "ALPACA_API_URL": f"{server.url}/alpaca",
+            "TRADOVATE_API_URL": f"{server.url}/tradovate",
         }
 
     @property
@@ -329,6 +342,10 @@ class Stack:
         ghl_port = self._ghl_port()
         if ghl_port is not None:
             self._start_ghl(ghl_port, f"{api_url}/api/webhooks/ghl")
+
+        self.brokers = FakeBrokers()
+        sock = bind_socket(0, what="broker stand-ins", env_var="ALPACA_API_URL")
+        self.servers["brokers"] = BackgroundServer(self.brokers.app(), sock, name="brokers").start()
 
         # The functions build their Services from this environment at their first request.
         os.environ.update(self.env())

@@ -2,7 +2,9 @@
 
     webhook.py     POST /api/webhooks/broker/{connectionId}: a connection's signed pushes
                    (per-connection HMAC secret) on the ingest path
-    procedures.py  trading.connect / disconnect / connections / positions / orders
+    procedures.py  trading.connect / disconnect / connections / positions / orders / sync
+    sync.py        trading.sync: the TTL cache, one broker fetch per connection at a time
+    brokers.py     the Broker protocol; Alpaca and Tradovate REST adapters (BROKERS)
     models.py      the normalised broker model (BrokerUpdate) and the procedures' models
     secrets.py     webhook secrets and broker tokens encrypted at rest (TRADING_TOKEN_KEY)
     settings.py    TradingSettings
@@ -12,7 +14,7 @@ Realtime, on private-user-{owner}, only for rows that changed (docs/trading.md):
     balance-update {broker, balance}
 
 SQL: migrations 20261130800000_trading_connections, 20261130800100_trading_book,
-20261130800200_trading_apply.
+20261130800200_trading_apply, 20261130800300_trading_sync.
 """
 
 from __future__ import annotations
@@ -50,11 +52,13 @@ FEATURE = Feature(
     ),
     webhooks=(BROKER,),
     settings=TradingSettings,
-    migration="20261130800200",
+    migration="20261130800300",
     schema=(
         *("trading_connect", "trading_disconnect", "trading_connections"),
         *("trading_webhook_secret", "trading_positions", "trading_orders", "trading_balances"),
         *("trading_on_broker_event", "trading_sync_apply", "trading_logs_cleanup"),
+        *("trading_sync_source", "trading_sync_claim", "trading_sync_release"),
     ),
-    description="Broker positions, orders and balances: signed pushes, delta queries.",
+    description="Broker positions, orders and balances: signed pushes, on-demand cached "
+    "sync (Alpaca, Tradovate), delta queries.",
 )

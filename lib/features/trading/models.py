@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
 Symbol = Field(min_length=1, max_length=64)
 MAX_ROWS = 500
@@ -62,9 +62,40 @@ class BrokerUpdate(Strict):
 
 
 # -- procedures -------------------------------------------------------------------------------
-class ConnectInput(Strict):
+class WebhookConnect(Strict):
     broker: Literal["webhook"]
     label: str = Field(default="", max_length=100)
+
+
+class AlpacaConnect(Strict):
+    broker: Literal["alpaca"]
+    label: str = Field(default="", max_length=100)
+    apiKey: str = Field(min_length=1, max_length=128)
+    apiSecret: SecretStr = Field(min_length=1, max_length=256)
+
+
+class TradovateConnect(Strict):
+    broker: Literal["tradovate"]
+    label: str = Field(default="", max_length=100)
+    name: str = Field(min_length=1, max_length=128)
+    password: SecretStr = Field(min_length=1, max_length=256)
+    appId: str | None = Field(default=None, max_length=128)
+    appVersion: str | None = Field(default=None, max_length=32)
+    cid: str | None = Field(default=None, max_length=32)
+    sec: SecretStr | None = Field(default=None, max_length=256)
+
+
+ConnectInput: TypeAdapter[WebhookConnect | AlpacaConnect | TradovateConnect] = TypeAdapter(
+    Annotated[WebhookConnect | AlpacaConnect | TradovateConnect, Field(discriminator="broker")]
+)
+
+
+class SyncResult(BaseModel):
+    connectionId: UUID | str
+    source: Literal["cache", "broker"]
+    """cache: fresh enough, no broker call; broker: fetched now."""
+    changed: dict[str, int] | None = None
+    """Rows that changed (and were published), when fetched."""
 
 
 class Connection(BaseModel):

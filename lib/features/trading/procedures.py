@@ -2,7 +2,12 @@
 token, and the SQL functions only ever touch that user's rows).
 
     trading.connect      mutation  {broker: "webhook", label?} -> {connection, webhookSecret,
-                                   webhookUrl} (the secret is shown here once, never again)
+                                   webhookUrl} (the secret is shown here once, never again);
+                                   {broker: "alpaca", apiKey, apiSecret} or {broker:
+                                   "tradovate", name, password, appId?, cid?, sec?} ->
+                                   {connection} (the credentials are checked, the token
+                                   stored encrypted)
+    trading.sync         mutation  {connectionId} -> {connectionId, source, changed} (sync.py)
     trading.disconnect   mutation  {connectionId} -> {id, disconnected}; NOT_FOUND for a
                                    connection that is not the caller's
     trading.connections  query     -> {connections} (no secret, ever)
@@ -15,7 +20,11 @@ newest `updatedAt` you hold as `since`) to get only what changed since.
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
+from lib.errors import BadRequest, Unauthorized
 from lib.features.trading.models import (
+    AlpacaConnect,
     Connected,
     ConnectInput,
     Connection,
@@ -26,15 +35,36 @@ from lib.features.trading.models import (
     OrderPage,
     OrdersInput,
     PositionPage,
+    SyncResult,
+    TradovateConnect,
+    WebhookConnect,
 )
 from lib.features.trading.secrets import SecretBox, new_webhook_secret
+from lib.features.trading.sync import adapter, sync
 from lib.rpc.procedure import Context, Procedure
 
 WEBHOOK_PATH = "/api/webhooks/broker/"
 
 
-async def connect(ctx: Context, input: ConnectInput) -> Connected:
+async def connect(
+    ctx: Context, input: WebhookConnect | AlpacaConnect | TradovateConnect
+) -> Connected:
     box = SecretBox.of(ctx.services)
+    if not isinstance(input, WebhookConnect):
+        try:
+            grant = await adapter(ctx.services, input.broker).authenticate(_credentials(input))
+        except Unauthorized as exc:  # the broker's refusal, not the caller's session
+            raise BadRequest(exc.message) from exc
+        row = await ctx.db.rpc(
+            "trading_connect",
+            p_user=ctx.user.user_id,
+            p_broker=input.broker,
+            p_label=input.label,
+            p_access=box.seal(grant.access),
+            p_expires_at=grant.expires_at.isoformat() if grant.expires_at else None,
+            p_account=grant.account,
+        )
+        return Connected(connection=Connection.model_validate(row))
     secret = new_webhook_secret()
     row = await ctx.db.rpc(
         "trading_connect",
@@ -50,6 +80,17 @@ async def connect(ctx: Context, input: ConnectInput) -> Connected:
         webhookSecret=secret.get(),
         webhookUrl=f"{ctx.settings.public_base_url}{path}",
     )
+
+
+def _credentials(input: AlpacaConnect | TradovateConnect) -> dict[str, str]:
+    values = input.model_dump(exclude={"broker", "label"}, exclude_none=True)
+    return {
+        k: v.get_secret_value() if isinstance(v, SecretStr) else str(v) for k, v in values.items()
+    }
+
+
+async def sync_connection(ctx: Context, input: ConnectionInput) -> SyncResult:
+    return await sync(ctx.services, user=ctx.user.user_id, connection=str(input.connectionId))
 
 
 async def disconnect(ctx: Context, input: ConnectionInput) -> Disconnected:
@@ -96,6 +137,14 @@ PROCEDURES = (
         handler=connect,
         rate_limit=(10, 60),
         description="Connect a broker; a webhook connection's signing secret is shown once.",
+    ),
+    Procedure(
+        path="trading.sync",
+        kind="mutation",
+        input=ConnectionInput,
+        output=SyncResult,
+        handler=sync_connection,
+        description="Sync a REST broker connection: from the TTL cache, else one broker call.",
     ),
     Procedure(
         path="trading.disconnect",
