@@ -86,6 +86,13 @@ def crm_secrets() -> dict[str, str]:
     }
 
 
+def trading_secrets() -> dict[str, str]:
+    """The trading feature's local secret: the Fernet key broker secrets are encrypted with."""
+    from cryptography.fernet import Fernet
+
+    return {"TRADING_TOKEN_KEY": Fernet.generate_key().decode()}
+
+
 def generated(current: Mapping[str, str]) -> dict[str, str]:
     """Local secrets for every blank generated variable, consistent with each other."""
     jwt_secret = current.get("SUPABASE_JWT_SECRET") or secrets.token_urlsafe(40)
@@ -103,6 +110,7 @@ def generated(current: Mapping[str, str]) -> dict[str, str]:
         "PUSHER_ENCRYPTION_MASTER_KEY_BASE64": base64.b64encode(secrets.token_bytes(32)).decode(),
         **webhook_secrets(),
         **crm_secrets(),
+        **trading_secrets(),
     }
     keys_match_secret = "SUPABASE_JWT_SECRET" in current
     result = {}

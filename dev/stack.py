@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from dev import env as dev_env
 from dev import migrate, postgres
+from dev.brokers import FakeBrokers
 from dev.env import ROOT, load_into_environ, write_local_env
 from dev.gateway import Gateway, PusherForwarder
 from dev.ghl_api import FakeHighLevel, signing_key
@@ -78,6 +79,8 @@ class StackConfig:
     crm_secrets: dict[str, str] = field(default_factory=lambda: dev_env.crm_secrets())
     """GHL_CLIENT_ID/SECRET (the HighLevel stand-in's OAuth client), CRM_TOKEN_KEY,
     CRM_QUOTE_TOKEN_SECRET (dev.env)."""
+    trading_secrets: dict[str, str] = field(default_factory=lambda: dev_env.trading_secrets())
+    """TRADING_TOKEN_KEY (dev.env)."""
     ghl_api_url: str = GHL_API_URL
     """HighLevel's REST API: a loopback URL gets the local stand-in (dev/ghl_api.py) on its
     port; anything else (the real API) is used as is."""
@@ -129,6 +132,9 @@ class StackConfig:
             },
             crm_secrets={
                 name: env.get(name) or value for name, value in dev_env.crm_secrets().items()
+            },
+            trading_secrets={
+                name: env.get(name) or value for name, value in dev_env.trading_secrets().items()
             },
             ghl_api_url=env.get("GHL_API_URL") or GHL_API_URL,
             public_base_url=env.get("PUBLIC_BASE_URL", ""),
@@ -182,6 +188,8 @@ class Stack:
     """The HighLevel stand-in, when GHL_API_URL is local (its state: tests read calls)."""
     stripe: LocalStripe | None = None
     """The local Stripe, when it runs (no STRIPE_SECRET_KEY of your own)."""
+    brokers: FakeBrokers | None = None
+    """The Alpaca and Tradovate stand-ins (dev/brokers.py; tests read their calls)."""
     api_base_url: str = ""
     _contexts: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _voice: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -223,6 +231,8 @@ class Stack:
             **self.config.webhook_secrets,
             **self.config.crm_secrets,
             **self._stripe_env(),
+            **self.config.trading_secrets,
+            **self._broker_urls(),
         }
 
     def _stripe_env(self) -> dict[str, str]:
@@ -234,6 +244,15 @@ class Stack:
             "STRIPE_API_BASE": self.stripe.public_url,
             "STRIPE_PRICE_SUBSCRIPTION": SUBSCRIPTION_PRICE,
             "STRIPE_PRICE_CREDITS": CREDITS_PRICE,
+        }
+
+    def _broker_urls(self) -> dict[str, str]:
+        server = self.servers.get("brokers")
+        if server is None:
+            return {}
+        return {
+            "ALPACA_API_URL": f"{server.url}/alpaca",
+            "TRADOVATE_API_URL": f"{server.url}/tradovate",
         }
 
     @property
@@ -349,6 +368,10 @@ class Stack:
             self._start_ghl(ghl_port, f"{api_url}/api/webhooks/ghl")
         if not cfg.stripe_secret_key:
             self._start_stripe(api_url)
+
+        self.brokers = FakeBrokers()
+        sock = bind_socket(0, what="broker stand-ins", env_var="ALPACA_API_URL")
+        self.servers["brokers"] = BackgroundServer(self.brokers.app(), sock, name="brokers").start()
 
         # The functions build their Services from this environment at their first request.
         os.environ.update(self.env())

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from lib.core import CORE
 from lib.feature import Bundle
-from lib.features import billing, calls, crm, messaging, poker
+from lib.features import billing, calls, crm, messaging, poker, trading
 from lib.services import Services
 
 FEATURES = (
@@ -24,6 +24,7 @@ FEATURES = (
     calls.FEATURE,
     crm.FEATURE,
     billing.FEATURE,
+    trading.FEATURE,
 )
 
 BUNDLE = Bundle(*FEATURES)

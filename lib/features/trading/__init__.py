@@ -1,0 +1,64 @@
+"""Trading: broker positions, orders and balances live, with no always-on server.
+
+    webhook.py     POST /api/webhooks/broker/{connectionId}: a connection's signed pushes
+                   (per-connection HMAC secret) on the ingest path
+    procedures.py  trading.connect / disconnect / connections / positions / orders / sync
+    sync.py        trading.sync: the TTL cache, one broker fetch per connection at a time
+    brokers.py     the Broker protocol; Alpaca and Tradovate REST adapters (BROKERS)
+    models.py      the normalised broker model (BrokerUpdate) and the procedures' models
+    secrets.py     webhook secrets and broker tokens encrypted at rest (TRADING_TOKEN_KEY)
+    settings.py    TradingSettings
+
+Realtime, on private-user-{owner}, only for rows that changed (docs/trading.md):
+    position-update {broker, position}, order-update {broker, order},
+    balance-update {broker, balance}
+
+SQL: migrations 20261130800000_trading_connections, 20261130800100_trading_book,
+20261130800200_trading_apply, 20261130800300_trading_sync.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lib.cron import CronJob
+from lib.feature import Feature
+from lib.features.trading.procedures import PROCEDURES
+from lib.features.trading.settings import TradingSettings
+from lib.features.trading.webhook import BROKER
+
+if TYPE_CHECKING:
+    from lib.services import Services
+
+LOG_RETENTION_DAYS = 30
+
+
+async def cleanup_old_logs(services: Services) -> dict[str, Any]:
+    """Sync logs older than LOG_RETENTION_DAYS."""
+    deleted = await services.db.rpc("trading_logs_cleanup", p_retention_days=LOG_RETENTION_DAYS)
+    return {"syncLogs": int(deleted)}
+
+
+FEATURE = Feature(
+    name="trading",
+    procedures=PROCEDURES,
+    jobs=(
+        CronJob(
+            name="cleanup-old-logs",
+            run=cleanup_old_logs,
+            schedule="41 4 * * 0",
+            description="Weekly: delete trading sync logs older than 30 days.",
+        ),
+    ),
+    webhooks=(BROKER,),
+    settings=TradingSettings,
+    migration="20261130800300",
+    schema=(
+        *("trading_connect", "trading_disconnect", "trading_connections"),
+        *("trading_webhook_secret", "trading_positions", "trading_orders", "trading_balances"),
+        *("trading_on_broker_event", "trading_sync_apply", "trading_logs_cleanup"),
+        *("trading_sync_source", "trading_sync_claim", "trading_sync_release"),
+    ),
+    description="Broker positions, orders and balances: signed pushes, on-demand cached "
+    "sync (Alpaca, Tradovate), delta queries.",
+)
