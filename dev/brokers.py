@@ -12,7 +12,9 @@ them; the api functions reach them through ALPACA_API_URL and TRADOVATE_API_URL)
 State per account is plain data tests and `python -m dev.trade` change through /__fake__/...:
     POST /__fake__/{broker}/account  {key?, positions?, orders?, balance?}  set an account's state
     POST /__fake__/{broker}/limit    {count, retryAfter}  the next `count` data calls are limited
-    GET  /__fake__/calls             {alpaca: n, tradovate: n}  data calls served (not auth)
+    POST /__fake__/tradovate/refuse-renewals  {name}  that user's token renewals answer 401
+    GET  /__fake__/calls             {alpaca: n, tradovate: n, renewals: n}  data calls served
+                                     (not auth), and Tradovate token renewals
 Credentials: Alpaca accepts any key id whose secret is "secret-" + key id; Tradovate accepts any
 name whose password is "pw-" + name. Tokens live `token_lifetime_s` (80 min, as Tradovate's).
 """
@@ -49,6 +51,10 @@ class FakeBrokers:
     """Tradovate access token -> (user name, expires at)."""
     calls: dict[str, int] = field(default_factory=lambda: {"alpaca": 0, "tradovate": 0})
     renewals: int = 0
+    renewed: dict[str, int] = field(default_factory=dict)
+    """Tradovate user name -> tokens renewed for it."""
+    refused_renewals: set[str] = field(default_factory=set)
+    """Tradovate user names whose renewals are refused (401), as for a revoked session."""
     limited: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def account(self, broker: str, key: str) -> Account:
@@ -152,9 +158,10 @@ class FakeBrokers:
 
     async def tradovate_renew(self, request: Request) -> JSONResponse:
         name = self._bearer(request)
-        if name is None:
+        if name is None or name in self.refused_renewals:
             return JSONResponse({"errorText": "Expired Access Token"}, 401)
         self.renewals += 1
+        self.renewed[name] = self.renewed.get(name, 0) + 1
         return self._issue(name)
 
     def _tradovate(self, request: Request) -> tuple[Account | None, JSONResponse | None]:
@@ -227,6 +234,10 @@ class FakeBrokers:
         )
         return JSONResponse({"ok": True})
 
+    async def refuse_renewals(self, request: Request) -> JSONResponse:
+        self.refused_renewals.add(str((await request.json())["name"]))
+        return JSONResponse({"ok": True})
+
     async def get_calls(self, request: Request) -> JSONResponse:
         return JSONResponse({**self.calls, "renewals": self.renewals})
 
@@ -244,5 +255,8 @@ class FakeBrokers:
                 Route("/__fake__/{broker}/account", self.set_account, methods=["POST"]),
                 Route("/__fake__/{broker}/limit", self.set_limit, methods=["POST"]),
                 Route("/__fake__/calls", self.get_calls),
+                Route(
+                    "/__fake__/tradovate/refuse-renewals", self.refuse_renewals, methods=["POST"]
+                ),
             ]
         )

@@ -8,13 +8,15 @@
     models.py      the normalised broker model (BrokerUpdate) and the procedures' models
     secrets.py     webhook secrets and broker tokens encrypted at rest (TRADING_TOKEN_KEY)
     settings.py    TradingSettings
+    tokens.py      the `refresh-expiring-tokens` cron: tokens renewed before they expire
 
 Realtime, on private-user-{owner}, only for rows that changed (docs/trading.md):
     position-update {broker, position}, order-update {broker, order},
-    balance-update {broker, balance}
+    balance-update {broker, balance}, connection-status {connectionId, status, reason}
 
 SQL: migrations 20261130800000_trading_connections, 20261130800100_trading_book,
-20261130800200_trading_apply, 20261130800300_trading_sync.
+20261130800200_trading_apply, 20261130800300_trading_sync,
+20261130810000_trading_token_refresh.
 """
 
 from __future__ import annotations
@@ -39,10 +41,24 @@ async def cleanup_old_logs(services: Services) -> dict[str, Any]:
     return {"syncLogs": int(deleted)}
 
 
+async def refresh_tokens(services: Services) -> dict[str, Any]:
+    """Broker tokens expiring within 20 minutes, renewed (tokens.py)."""
+    from lib.features.trading.tokens import refresh_expiring_tokens
+
+    return await refresh_expiring_tokens(services)
+
+
 FEATURE = Feature(
     name="trading",
     procedures=PROCEDURES,
     jobs=(
+        CronJob(
+            name="refresh-expiring-tokens",
+            run=refresh_tokens,
+            schedule="*/5 * * * *",
+            description="Renew the broker tokens that expire within 20 minutes (one renewal "
+            "in flight per connection; a refused one marks it needs_reauth).",
+        ),
         CronJob(
             name="cleanup-old-logs",
             run=cleanup_old_logs,
@@ -52,12 +68,14 @@ FEATURE = Feature(
     ),
     webhooks=(BROKER,),
     settings=TradingSettings,
-    migration="20261130800300",
+    migration="20261130810000",
     schema=(
         *("trading_connect", "trading_disconnect", "trading_connections"),
         *("trading_webhook_secret", "trading_positions", "trading_orders", "trading_balances"),
         *("trading_on_broker_event", "trading_sync_apply", "trading_logs_cleanup"),
         *("trading_sync_source", "trading_sync_claim", "trading_sync_release"),
+        *("trading_tokens_due", "trading_token_store", "trading_token_release"),
+        "trading_token_failed",
     ),
     description="Broker positions, orders and balances: signed pushes, on-demand cached "
     "sync (Alpaca, Tradovate), delta queries.",

@@ -62,7 +62,10 @@ async def sync(services: Services, *, user: str, connection: str) -> SyncResult:
         "trading_sync_source", p_user=user, p_connection=connection
     )
     if source["status"] != "active":
-        raise PreconditionFailed("the broker connection needs to be reconnected")
+        raise PreconditionFailed(
+            f"this broker connection is {source['status']} (its token could not be renewed): "
+            "reconnect it with trading.connect"
+        )
     broker = adapter(services, source["broker"])
     book_key, balance_key, cooldown_key = keys(connection)
     loop = asyncio.get_running_loop()
