@@ -465,6 +465,7 @@ class Stack:
             "ghl_api": self.ghl_api_url,
             "ghl_api_fake": self.ghl is not None,
             "stripe": self.stripe.public_url if self.stripe else None,
+            "brokers": self.servers["brokers"].url if "brokers" in self.servers else None,
             "anon_key": self.config.anon_key,
             "service_role_key": self.config.service_role_key,
             "logs": str(self.logs),
@@ -500,6 +501,10 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
             if info["stripe"]
             else "not started: STRIPE_SECRET_KEY is set, the api talks to Stripe",
         ),
+        (
+            "broker stand-ins",
+            f"{info['brokers']}/alpaca, /tradovate  (dev/brokers.py)" if info["brokers"] else "-",
+        ),
         ("anon key", info["anon_key"]),
         ("service_role key", info["service_role_key"]),
         ("logs", info["logs"]),
@@ -511,6 +516,7 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
     print("\n  user token:     .venv/bin/python -m dev.token --sub alice")
     print("  simulated call: .venv/bin/python -m dev.call")
     print("  HighLevel demo: .venv/bin/python -m dev.ghl")
+    print("  a broker fill:  .venv/bin/python -m dev.trade")
     print("  Ctrl-C stops everything.\n", flush=True)
 
 
