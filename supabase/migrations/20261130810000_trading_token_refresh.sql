@@ -92,6 +92,7 @@ as $$
 declare
   v_row public.trading_connections;
   v_reason text := left(coalesce(p_reason, 'the broker refused the token renewal'), 500);
+  v_event bigint;
 begin
   update public.trading_connections
     set status = 'needs_reauth', status_reason = v_reason, refreshing_until = null,
@@ -101,13 +102,15 @@ begin
   if not found then
     return jsonb_build_object('connectionId', p_connection, 'changed', false);
   end if;
+  -- its own statement: outbox_rows (stable) reads a snapshot taken before the statement
+  -- that would insert the row in the same expression
+  v_event := public.outbox_enqueue(
+    'private-user-' || v_row.user_id, 'connection-status',
+    jsonb_build_object('connectionId', v_row.id, 'status', v_row.status, 'reason', v_reason));
   return jsonb_build_object(
     'connectionId', p_connection,
     'changed', true,
-    'events', public.outbox_rows(array[public.outbox_enqueue(
-      'private-user-' || v_row.user_id, 'connection-status',
-      jsonb_build_object(
-        'connectionId', v_row.id, 'status', v_row.status, 'reason', v_reason))])
+    'events', public.outbox_rows(array[v_event])
   );
 end
 $$;

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from dev.brokers import FakeBrokers
 from dev.stack import Stack
@@ -95,15 +96,18 @@ async def test_two_concurrent_runs_renew_a_connection_once(stack: Stack, api):  
     assert row(stack, connection)["fresh"]
 
 
+@pytest.mark.parametrize("provider", ["pusher", "supabase"])
 async def test_a_refused_renewal_marks_needs_reauth_and_tells_the_owner(
     stack: Stack,
     api,  # noqa: ANN001
-    http: httpx.AsyncClient,
+    provider: str,
 ):
     user, name, caller, connection = await tradovate(stack, api)
     fake(stack).refused_renewals.add(name)
+    assert stack.gateway is not None
+    topic = f"user-{user}"
 
-    outcome = await refresh_expiring_tokens(stack_services(stack))
+    outcome = await refresh_expiring_tokens(stack_services(stack, REALTIME_PROVIDER=provider))
     assert outcome["needsReauth"] >= 1
 
     after = row(stack, connection)
@@ -113,6 +117,21 @@ async def test_a_refused_renewal_marks_needs_reauth_and_tells_the_owner(
     assert status == [
         {"connectionId": connection, "status": "needs_reauth", "reason": after["status_reason"]}
     ]
+    with sql(stack) as conn:
+        published = conn.execute(
+            "select id, published_at, last_error, attempts from public.outbox where channel = %s"
+            " and event = 'connection-status'",
+            [f"private-user-{user}"],
+        ).fetchone()
+    assert published is not None and published["published_at"] is not None, published
+    broadcasts = [m for m in stack.gateway.broadcasts if m["topic"] == topic]
+    if provider == "supabase":  # Supabase Realtime's broadcast REST (the gateway emulates it)
+        (message,) = broadcasts
+        assert message["event"] == "connection-status" and message["private"] is True
+        assert message["payload"]["id"] == str(published["id"])
+        assert message["payload"]["data"]["status"] == "needs_reauth"
+    else:
+        assert broadcasts == []
     listed = data(await caller.query("trading.connections", None))["connections"]
     assert [c["status"] for c in listed] == ["needs_reauth"]
 
