@@ -155,3 +155,40 @@ async def test_alpaca_keys_never_expire_so_nothing_is_renewed(stack: Stack, api)
     renewals = fake(stack).renewals
     await refresh_expiring_tokens(stack_services(stack))
     assert fake(stack).renewals == renewals
+
+
+def expiring_in(stack: Stack, connection: str, seconds: int) -> None:
+    with sql(stack) as conn:
+        conn.execute(
+            "update public.trading_connections"
+            " set token_expires_at = now() + make_interval(secs => %s) where id = %s",
+            [seconds, connection],
+        )
+
+
+async def test_a_sync_renews_a_token_about_to_expire_before_fetching(stack: Stack, api):  # noqa: ANN001
+    _, name, caller, connection = await tradovate(stack, api)
+    expiring_in(stack, connection, 120)  # due for the sync (5 min), between cron runs
+    synced = data(await caller.mutation("trading.sync", {"connectionId": connection}))
+    assert synced["source"] == "broker"
+    assert fake(stack).renewed.get(name) == 1
+    after = row(stack, connection)
+    assert after["fresh"] and after["refreshing_until"] is None and after["status"] == "active"
+
+
+async def test_a_sync_leaves_a_token_with_time_left_to_the_cron(stack: Stack, api):  # noqa: ANN001
+    _, name, caller, connection = await tradovate(stack, api)  # 10 min left
+    synced = data(await caller.mutation("trading.sync", {"connectionId": connection}))
+    assert synced["source"] == "broker"
+    assert fake(stack).renewed.get(name) is None
+
+
+async def test_a_sync_whose_renewal_is_refused_answers_reconnect(stack: Stack, api):  # noqa: ANN001
+    user, name, caller, connection = await tradovate(stack, api)
+    expiring_in(stack, connection, 60)
+    fake(stack).refused_renewals.add(name)
+    refused = await caller.mutation("trading.sync", {"connectionId": connection})
+    assert error(refused)["code"] == "PRECONDITION_FAILED"
+    assert "reconnect" in error(refused)["message"]
+    assert row(stack, connection)["status"] == "needs_reauth"
+    assert [e for e, _ in events(stack, user) if e == "connection-status"] == ["connection-status"]

@@ -16,7 +16,7 @@ Realtime, on private-user-{owner}, only for rows that changed (docs/trading.md):
 
 SQL: migrations 20261130800000_trading_connections, 20261130800100_trading_book,
 20261130800200_trading_apply, 20261130800300_trading_sync,
-20261130810000_trading_token_refresh.
+20261130810000_trading_token_refresh, 20261130810100_trading_token_claim.
 """
 
 from __future__ import annotations
@@ -68,14 +68,14 @@ FEATURE = Feature(
     ),
     webhooks=(BROKER,),
     settings=TradingSettings,
-    migration="20261130810000",
+    migration="20261130810100",
     schema=(
         *("trading_connect", "trading_disconnect", "trading_connections"),
         *("trading_webhook_secret", "trading_positions", "trading_orders", "trading_balances"),
         *("trading_on_broker_event", "trading_sync_apply", "trading_logs_cleanup"),
         *("trading_sync_source", "trading_sync_claim", "trading_sync_release"),
         *("trading_tokens_due", "trading_token_store", "trading_token_release"),
-        "trading_token_failed",
+        *("trading_token_failed", "trading_token_claim"),
     ),
     description="Broker positions, orders and balances: signed pushes, on-demand cached "
     "sync (Alpaca, Tradovate), delta queries.",

@@ -108,7 +108,11 @@ async def _fetch(
     book_key, balance_key, cooldown_key = keys(connection)
     if not source.get("accessToken"):
         raise PreconditionFailed("the broker connection has no token; reconnect it")
-    access = SecretBox.of(services).open(source["accessToken"])
+    from lib.features.trading.tokens import renew_for_sync  # tokens imports this module
+
+    access = await renew_for_sync(services, source) or SecretBox.of(services).open(
+        source["accessToken"]
+    )
     try:
         update = await broker.fetch(access, balance_only=balance_only)
     except BrokerLimited as exc:

@@ -13,17 +13,23 @@ encrypted (trading_token_store).
         then answers PRECONDITION_FAILED until the user reconnects
     the broker is unreachable or limits us         -> the lease is freed; the next run retries
         (a token that expires meanwhile is refused then, and takes the branch above)
+
+trading.sync renews too (`renew_for_sync`): a token within SYNC_RENEW_WITHIN_S (5 min) of
+expiry is renewed before the fetch under the same lease (trading_token_claim, migration
+20261130810100), so an open dashboard never lapses between cron runs. A token that has
+already expired cannot be renewed (Tradovate renews only a live token): reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lib.commands import command
-from lib.errors import SocklessError, Unauthorized
+from lib.config import Secret
+from lib.errors import PreconditionFailed, SocklessError, Unauthorized
 from lib.features.trading.secrets import SecretBox
 from lib.features.trading.settings import TradingSettings
 from lib.features.trading.sync import adapter
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sockless.trading")
 
 RENEW_WITHIN_S = 20 * 60
+SYNC_RENEW_WITHIN_S = 5 * 60
 BATCH = 50
 LEASE_S = 120
 PARALLEL = 5
@@ -62,9 +69,44 @@ async def refresh_expiring_tokens(services: Services) -> dict[str, Any]:
 
 
 async def _renew(services: Services, box: SecretBox, row: dict[str, Any]) -> str:
-    connection = str(row["id"])
+    outcome, _ = await _renewed(services, box, str(row["id"]), row["broker"], row["accessToken"])
+    return outcome
+
+
+async def renew_for_sync(services: Services, source: dict[str, Any]) -> Secret | None:
+    """The connection's token renewed now when it expires within SYNC_RENEW_WITHIN_S (None:
+    not due, in flight elsewhere, or the broker was unreachable: use the current one).
+    Raises PreconditionFailed when the broker refuses it (the connection is needs_reauth)."""
+    expires = source.get("tokenExpiresAt")
+    if not expires:
+        return None
+    left = datetime.fromisoformat(str(expires)) - datetime.now(UTC)
+    if left.total_seconds() > SYNC_RENEW_WITHIN_S:
+        return None
+    connection = str(source["id"])
+    sealed = await services.db.rpc(
+        "trading_token_claim", p_connection=connection, p_lease_s=LEASE_S
+    )
+    if not sealed:
+        return None
+    outcome, access = await _renewed(
+        services, SecretBox.of(services), connection, source["broker"], str(sealed)
+    )
+    if outcome == "needs_reauth":
+        raise PreconditionFailed(
+            "this broker connection is needs_reauth (its token could not be renewed): "
+            "reconnect it with trading.connect"
+        )
+    return access
+
+
+async def _renewed(
+    services: Services, box: SecretBox, connection: str, broker: str, sealed: str
+) -> tuple[str, Secret | None]:
+    """Renew one leased connection's token: ("renewed", the new token), ("needs_reauth",
+    None) or ("retried", None); the lease is given back either way."""
     try:
-        grant = await adapter(services, row["broker"]).renew(box.open(row["accessToken"]))
+        grant = await adapter(services, broker).renew(box.open(sealed))
     except Unauthorized as exc:
         await command(
             services,
@@ -73,11 +115,11 @@ async def _renew(services: Services, box: SecretBox, row: dict[str, Any]) -> str
             p_reason=f"the broker refused to renew the token ({exc.message}); reconnect it",
         )
         log.warning("trading connection %s needs reauth: %s", connection, exc.message)
-        return "needs_reauth"
+        return "needs_reauth", None
     except SocklessError as exc:
         await services.db.rpc("trading_token_release", p_connection=connection)
         log.warning("trading connection %s not renewed, retried later: %s", connection, exc)
-        return "retried"
+        return "retried", None
     expires: datetime | None = grant.expires_at
     await services.db.rpc(
         "trading_token_store",
@@ -85,4 +127,4 @@ async def _renew(services: Services, box: SecretBox, row: dict[str, Any]) -> str
         p_access=box.seal(grant.access),
         p_expires_at=expires.isoformat() if expires else None,
     )
-    return "renewed"
+    return "renewed", grant.access
