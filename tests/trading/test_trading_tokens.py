@@ -1,7 +1,8 @@
 """The `refresh-expiring-tokens` cron against the Tradovate stand-in (dev/brokers.py), which
 counts renewals per user: a token near expiry is renewed (never a new login) and stored
 encrypted, two concurrent runs renew it once, a refused renewal marks the connection
-needs_reauth and tells its owner (`connection-status`), whose sync then answers a clear error."""
+needs_reauth and tells its owner (`connection-status`, under pusher and supabase), whose sync
+then answers a clear error; and trading.sync renews a token within 5 minutes of expiry itself."""
 
 from __future__ import annotations
 
