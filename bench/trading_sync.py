@@ -20,7 +20,8 @@ stand-in, its calls counted the same way.
 
 Latency: trading.sync over HTTP through the Vercel emulation; a hit is answered from the
 cache (two cache reads, no broker call); a miss has its cache entries deleted first (untimed)
-and makes the broker fetch (3 Alpaca calls), the changed-only apply and the cache fills.
+and makes the broker fetch (4 Alpaca calls: account, positions, orders, fills), the
+changed-only apply and the cache fills.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ VISIBLE_EVERY_S = 30
 POLL_EVERY_S = 10
 WAIT = 30.0
 WARMUP = 10
-ALPACA_CALLS_PER_FETCH = 3
+ALPACA_CALLS_PER_FETCH = 4
 """account, positions, orders."""
 
 

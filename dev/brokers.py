@@ -2,15 +2,17 @@
 them; the api functions reach them through ALPACA_API_URL and TRADOVATE_API_URL):
 
     /alpaca     Alpaca trading API v2: APCA-API-KEY-ID / APCA-API-SECRET-KEY headers;
-                GET /v2/positions, /v2/orders, /v2/account; every answer carries
+                GET /v2/positions, /v2/orders, /v2/account, /v2/account/activities/FILL;
+                every answer carries
                 X-RateLimit-Limit/Remaining/Reset; 429 on demand
     /tradovate  Tradovate v1: POST /auth/accesstokenrequest -> {accessToken, expirationTime},
-                GET /auth/renewAccessToken; GET /position/list, /order/list,
+                GET /auth/renewAccessToken; GET /position/list, /order/list, /fill/list,
                 /cashBalance/getcashbalancesnapshot (Bearer); a penalty ticket on demand
                 ({"p-ticket": ..., "p-time": s}, what Tradovate answers past its limits)
 
 State per account is plain data tests and `python -m dev.trade` change through /__fake__/...:
-    POST /__fake__/{broker}/account  {key?, positions?, orders?, balance?}  set an account's state
+    POST /__fake__/{broker}/account  {key?, positions?, orders?, balance?, fills?}  set an
+                                     account's state
     POST /__fake__/{broker}/limit    {count, retryAfter}  the next `count` data calls are limited
     POST /__fake__/tradovate/refuse-renewals  {name}  that user's token renewals answer 401
     GET  /__fake__/calls             {alpaca: n, tradovate: n, renewals: n}  data calls served
@@ -34,6 +36,7 @@ from starlette.routing import Route
 
 WINDOW_S = 60
 ALPACA_LIMIT = 200
+FILLED_AT = "2026-11-30T10:00:00Z"
 
 
 @dataclass
@@ -41,6 +44,8 @@ class Account:
     positions: list[dict[str, Any]] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
     balance: dict[str, Any] = field(default_factory=lambda: {"cash": 100000, "equity": 100000})
+    fills: list[dict[str, Any]] = field(default_factory=list)
+    """{id, orderId?, symbol, side, qty, price, filledAt?} (filledAt blank: 2026-11-30 10:00Z)."""
 
 
 @dataclass
@@ -121,6 +126,31 @@ class FakeBrokers:
             }
             for o in account.orders
         ]
+        return JSONResponse(body, headers=request.state.headers)
+
+    async def alpaca_fills(self, request: Request) -> JSONResponse:
+        """GET /v2/account/activities/FILL: newest first, `page_size` at most."""
+        account, refused = self._alpaca(request)
+        if refused or account is None:
+            return refused or JSONResponse({}, 500)
+        size = int(request.query_params.get("page_size", "100"))
+        body = [
+            {
+                "id": str(f["id"]),
+                "activity_type": "FILL",
+                "transaction_time": f.get("filledAt", FILLED_AT),
+                "type": "fill",
+                "price": str(f["price"]),
+                "qty": str(f["qty"]),
+                "side": f["side"],
+                "symbol": f["symbol"],
+                "leaves_qty": "0",
+                "order_id": f.get("orderId", ""),
+                "cum_qty": str(f["qty"]),
+                "order_status": "filled",
+            }
+            for f in reversed(account.fills)
+        ][:size]
         return JSONResponse(body, headers=request.state.headers)
 
     async def alpaca_account(self, request: Request) -> JSONResponse:
@@ -209,6 +239,27 @@ class FakeBrokers:
         ]
         return JSONResponse(body)
 
+    async def tradovate_fills(self, request: Request) -> JSONResponse:
+        account, refused = self._tradovate(request)
+        if refused or account is None:
+            return refused or JSONResponse({}, 500)
+        body = [
+            {
+                "id": f["id"],
+                "orderId": f.get("orderId"),
+                "contractId": f["symbol"],
+                "timestamp": f.get("filledAt", FILLED_AT),
+                "tradeDate": {"year": 2026, "month": 11, "day": 30},
+                "action": "Buy" if f["side"] == "buy" else "Sell",
+                "qty": f["qty"],
+                "price": f["price"],
+                "active": True,
+                "finallyPaired": 0,
+            }
+            for f in account.fills
+        ]
+        return JSONResponse(body)
+
     async def tradovate_cash(self, request: Request) -> JSONResponse:
         account, refused = self._tradovate(request)
         if refused or account is None:
@@ -221,7 +272,7 @@ class FakeBrokers:
         broker = request.path_params["broker"]
         body = await request.json()
         account = self.account(broker, str(body["key"]))
-        for name in ("positions", "orders", "balance"):
+        for name in ("positions", "orders", "balance", "fills"):
             if name in body:
                 setattr(account, name, body[name])
         return JSONResponse({"ok": True})
@@ -247,10 +298,12 @@ class FakeBrokers:
                 Route("/alpaca/v2/positions", self.alpaca_positions),
                 Route("/alpaca/v2/orders", self.alpaca_orders),
                 Route("/alpaca/v2/account", self.alpaca_account),
+                Route("/alpaca/v2/account/activities/FILL", self.alpaca_fills),
                 Route("/tradovate/auth/accesstokenrequest", self.tradovate_token, methods=["POST"]),
                 Route("/tradovate/auth/renewAccessToken", self.tradovate_renew),
                 Route("/tradovate/position/list", self.tradovate_positions),
                 Route("/tradovate/order/list", self.tradovate_orders),
+                Route("/tradovate/fill/list", self.tradovate_fills),
                 Route("/tradovate/cashBalance/getcashbalancesnapshot", self.tradovate_cash),
                 Route("/__fake__/{broker}/account", self.set_account, methods=["POST"]),
                 Route("/__fake__/{broker}/limit", self.set_limit, methods=["POST"]),

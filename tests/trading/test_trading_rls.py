@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from dev.stack import Stack
-from tests.trading.trading_support import Trader, new_user, order, position, push
+from tests.trading.trading_support import Trader, fill, new_user, order, position, push
 
 TABLES = [
     "trading_connections",
@@ -21,6 +21,7 @@ TABLES = [
     "trading_orders",
     "trading_balances",
     "trading_sync_logs",
+    "trading_fills",
 ]
 
 
@@ -45,6 +46,7 @@ async def filled(http: httpx.AsyncClient, trader: Trader) -> Trader:
         "positions": [position("AAPL", 1)],
         "orders": [order("o", "new")],
         "balance": {"cash": 1},
+        "fills": [fill("f")],
     }
     assert (await push(http, trader, update)).status_code == 200
     return trader
@@ -83,6 +85,8 @@ def test_the_ciphertext_columns_are_not_selectable(stack: Stack, filled: Trader,
         "select public.trading_connections('x')",
         "select public.trading_webhook_secret(gen_random_uuid())",
         "select public.trading_on_broker_event('{}'::jsonb)",
+        "select public.trading_fills('x', null, null, 10)",
+        "select public.trading_fills_cleanup(1)",
     ],
 )
 def test_the_functions_are_the_service_roles(stack: Stack, filled: Trader, call: str):

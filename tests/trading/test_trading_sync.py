@@ -16,8 +16,8 @@ from tests.messaging.messaging_support import Trpc, data, error
 from tests.outbox_support import sql
 from tests.trading.trading_support import events, new_user
 
-ALPACA_FETCH = 3
-"""Calls one Alpaca fetch makes: account, positions, orders."""
+ALPACA_FETCH = 4
+"""Calls one Alpaca fetch makes: account, positions, orders, fills."""
 
 
 def fake(stack: Stack) -> FakeBrokers:
@@ -60,7 +60,7 @@ async def test_a_sync_calls_the_broker_once_then_serves_from_the_cache(stack: St
     before = fake(stack).calls["alpaca"]
     first = data(await caller.mutation("trading.sync", {"connectionId": connection}))
     assert first["source"] == "broker"
-    assert first["changed"] == {"positions": 1, "orders": 1, "balances": 1}
+    assert first["changed"] == {"positions": 1, "orders": 1, "balances": 1, "fills": 0}
     assert fake(stack).calls["alpaca"] - before == ALPACA_FETCH
     assert [name for name, _ in events(stack, user)] == [
         "position-update",
@@ -95,7 +95,7 @@ async def test_after_the_cache_expires_only_changed_rows_are_published(stack: St
     expire(stack, connection, "book")
     synced = data(await caller.mutation("trading.sync", {"connectionId": connection}))
     assert synced["source"] == "broker"
-    assert synced["changed"] == {"positions": 1, "orders": 0, "balances": 0}
+    assert synced["changed"] == {"positions": 1, "orders": 0, "balances": 0, "fills": 0}
     new = events(stack, user)[3:]
     assert [(name, d["position"]["symbol"]) for name, d in new] == [("position-update", "MSFT")]
 

@@ -98,3 +98,17 @@ def order(order_id: str, status: str, *, filled: float = 0, qty: float = 10) -> 
         "limitPrice": 190.5,
         "status": status,
     }
+
+
+def fill(
+    fill_id: str, *, qty: float = 10, price: float = 190.25, at: str = "2026-11-30T10:00:00Z"
+) -> dict[str, Any]:
+    return {
+        "id": fill_id,
+        "orderId": "o-1",
+        "symbol": "AAPL",
+        "side": "buy",
+        "qty": qty,
+        "price": price,
+        "filledAt": at,
+    }

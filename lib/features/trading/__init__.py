@@ -2,7 +2,8 @@
 
     webhook.py     POST /api/webhooks/broker/{connectionId}: a connection's signed pushes
                    (per-connection HMAC secret) on the ingest path
-    procedures.py  trading.connect / disconnect / connections / positions / orders / sync
+    procedures.py  trading.connect / disconnect / connections / positions / orders / fills /
+                   sync
     sync.py        trading.sync: the TTL cache, one broker fetch per connection at a time
     brokers.py     the Broker protocol; Alpaca and Tradovate REST adapters (BROKERS)
     models.py      the normalised broker model (BrokerUpdate) and the procedures' models
@@ -12,11 +13,13 @@
 
 Realtime, on private-user-{owner}, only for rows that changed (docs/trading.md):
     position-update {broker, position}, order-update {broker, order},
-    balance-update {broker, balance}, connection-status {connectionId, status, reason}
+    balance-update {broker, balance}, fill {broker, fill} (new fills only),
+    connection-status {connectionId, status, reason}
 
 SQL: migrations 20261130800000_trading_connections, 20261130800100_trading_book,
 20261130800200_trading_apply, 20261130800300_trading_sync,
-20261130810000_trading_token_refresh, 20261130810100_trading_token_claim.
+20261130810000_trading_token_refresh, 20261130810100_trading_token_claim,
+20261130820000_trading_fills.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ LOG_RETENTION_DAYS = 30
 
 
 async def cleanup_old_logs(services: Services) -> dict[str, Any]:
-    """Sync logs older than LOG_RETENTION_DAYS."""
+    """Sync logs older than LOG_RETENTION_DAYS; fills executed more than
+    TRADING_FILLS_RETENTION_DAYS ago."""
     deleted = await services.db.rpc("trading_logs_cleanup", p_retention_days=LOG_RETENTION_DAYS)
-    return {"syncLogs": int(deleted)}
+    days = services.feature(TradingSettings).fills_retention_days
+    fills = await services.db.rpc("trading_fills_cleanup", p_retention_days=days)
+    return {"syncLogs": int(deleted), "fills": int(fills)}
 
 
 async def refresh_tokens(services: Services) -> dict[str, Any]:
@@ -63,12 +69,13 @@ FEATURE = Feature(
             name="cleanup-old-logs",
             run=cleanup_old_logs,
             schedule="41 4 * * 0",
-            description="Weekly: delete trading sync logs older than 30 days.",
+            description="Weekly: delete trading sync logs older than 30 days and fills older "
+            "than TRADING_FILLS_RETENTION_DAYS (90).",
         ),
     ),
     webhooks=(BROKER,),
     settings=TradingSettings,
-    migration="20261130810100",
+    migration="20261130820000",
     schema=(
         *("trading_connect", "trading_disconnect", "trading_connections"),
         *("trading_webhook_secret", "trading_positions", "trading_orders", "trading_balances"),
@@ -76,7 +83,8 @@ FEATURE = Feature(
         *("trading_sync_source", "trading_sync_claim", "trading_sync_release"),
         *("trading_tokens_due", "trading_token_store", "trading_token_release"),
         *("trading_token_failed", "trading_token_claim"),
+        *("trading_fills", "trading_fills_cleanup"),
     ),
-    description="Broker positions, orders and balances: signed pushes, on-demand cached "
+    description="Broker positions, orders, balances and fills: signed pushes, on-demand cached "
     "sync (Alpaca, Tradovate), delta queries.",
 )

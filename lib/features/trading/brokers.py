@@ -1,6 +1,6 @@
 """Brokers as data: one adapter per broker behind the small `Broker` protocol, declared in
 BROKERS. Each knows how to authenticate (credentials -> an access token with its expiry, and
-renewal), how to fetch positions, orders and the balance over REST normalised to one model
+renewal), how to fetch positions, orders, fills and the balance over REST normalised to one model
 (models.BrokerUpdate), and its rate-limit rules, which surface as one error:
 
     BrokerLimited(retry_after)   Alpaca's 429 (X-RateLimit-Reset says when), Tradovate's
@@ -10,9 +10,11 @@ renewal), how to fetch positions, orders and the balance over REST normalised to
     ServiceUnavailable           the broker is unreachable or answered nonsense
 
     adapter   auth                                     data
-    alpaca    APCA-API-KEY-ID/SECRET headers (no expiry)  /v2/positions, /v2/orders, /v2/account
+    alpaca    APCA-API-KEY-ID/SECRET headers (no expiry)  /v2/positions, /v2/orders, /v2/account,
+                                                          /v2/account/activities/FILL (newest 100)
     tradovate POST /auth/accesstokenrequest (80-90 min), /position/list, /order/list,
-              GET /auth/renewAccessToken                /cashBalance/getcashbalancesnapshot
+              GET /auth/renewAccessToken                /fill/list,
+                                                          /cashBalance/getcashbalancesnapshot
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from lib.errors import ServiceUnavailable, TooManyRequests, Unauthorized
 from lib.features.trading.models import BrokerUpdate
 
 TRADOVATE_429_WAIT_S = 3600
+FILLS_PAGE = 100
+"""Alpaca fills one fetch asks for (newest first): more between two syncs are not backfilled."""
 
 
 class BrokerLimited(TooManyRequests):
@@ -112,6 +116,9 @@ class Alpaca:
             return BrokerUpdate.model_validate({"balance": balance})
         positions = await self._call(access, "/v2/positions")
         orders = await self._call(access, "/v2/orders?status=all&limit=100")
+        fills = await self._call(
+            access, f"/v2/account/activities/FILL?direction=desc&page_size={FILLS_PAGE}"
+        )
         return BrokerUpdate.model_validate(
             {
                 "full": True,
@@ -140,6 +147,19 @@ class Alpaca:
                         "submittedAt": o.get("submitted_at"),
                     }
                     for o in orders
+                ],
+                "fills": [
+                    {
+                        "id": str(f["id"]),
+                        "orderId": f.get("order_id") or None,
+                        "symbol": f["symbol"],
+                        "side": "buy" if str(f.get("side", "")).startswith("buy") else "sell",
+                        "qty": f["qty"],
+                        "price": f["price"],
+                        "filledAt": f["transaction_time"],
+                    }
+                    for f in fills
+                    if f.get("activity_type", "FILL") == "FILL"
                 ],
             }
         )
@@ -209,6 +229,7 @@ class Tradovate:
             return BrokerUpdate.model_validate({"balance": balance})
         positions = await self._call(access, "/position/list")
         orders = await self._call(access, "/order/list")
+        fills = await self._call(access, "/fill/list")
         return BrokerUpdate.model_validate(
             {
                 "full": True,
@@ -233,6 +254,19 @@ class Tradovate:
                         "submittedAt": o.get("timestamp"),
                     }
                     for o in orders
+                ],
+                "fills": [
+                    {
+                        "id": str(f["id"]),
+                        "orderId": str(f["orderId"]) if f.get("orderId") is not None else None,
+                        "symbol": str(f["contractId"]),
+                        "side": "buy" if f.get("action") == "Buy" else "sell",
+                        "qty": f["qty"],
+                        "price": f["price"],
+                        "filledAt": f["timestamp"],
+                    }
+                    for f in fills
+                    if f.get("active", True)  # an inactive Tradovate fill was busted
                 ],
             }
         )

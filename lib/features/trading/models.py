@@ -48,8 +48,20 @@ class BrokerBalance(Strict):
     buyingPower: Decimal | None = None
 
 
+class BrokerFill(Strict):
+    """One execution. Fills are immutable: a fill id already stored is ignored."""
+
+    id: str = Field(min_length=1, max_length=128)
+    orderId: str | None = Field(default=None, min_length=1, max_length=128)
+    symbol: str = Symbol
+    side: Literal["buy", "sell"]
+    qty: Decimal
+    price: Decimal
+    filledAt: datetime
+
+
 class BrokerUpdate(Strict):
-    """One push or fetch: any of positions, orders, balance. `full` (fetches only) says the
+    """One push or fetch: any of positions, orders, balance, fills. `full` (fetches only) says the
     positions are all the account holds, so missing ones are closed."""
 
     id: str | None = Field(default=None, min_length=1, max_length=200)
@@ -58,6 +70,7 @@ class BrokerUpdate(Strict):
     positions: list[BrokerPosition] = Field(default_factory=list, max_length=MAX_ROWS)
     orders: list[BrokerOrder] = Field(default_factory=list, max_length=MAX_ROWS)
     balance: BrokerBalance | None = None
+    fills: list[BrokerFill] = Field(default_factory=list, max_length=MAX_ROWS)
     full: bool = False
 
 
@@ -179,4 +192,30 @@ class PositionPage(BaseModel):
 
 class OrderPage(BaseModel):
     orders: list[Order]
+    next: Cursor | None = None
+
+
+class Fill(BaseModel):
+    connectionId: UUID
+    id: str
+    orderId: str | None = None
+    symbol: str
+    side: str
+    qty: float
+    price: float
+    filledAt: datetime
+    receivedAt: datetime
+    """When we stored it: the delta cursor of trading.fills (a late fill is still seen)."""
+
+
+class FillsInput(Strict):
+    since: datetime | None = None
+    """Only fills received after this (a previous answer's `next.since`)."""
+    after: int | None = Field(default=None, ge=0)
+    """With `since`: the row id to continue after (a previous answer's `next.after`)."""
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class FillPage(BaseModel):
+    fills: list[Fill]
     next: Cursor | None = None

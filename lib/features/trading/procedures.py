@@ -13,6 +13,8 @@ token, and the SQL functions only ever touch that user's rows).
     trading.connections  query     -> {connections} (no secret, ever)
     trading.positions    query     {since?, after?, limit?} -> {positions, next}
     trading.orders       query     {since?, after?, status?, limit?} -> {orders, next}
+    trading.fills        query     {since?, after?, limit?} -> {fills, next} (fills are
+                                   immutable: the cursor is when we received them)
 
 positions/orders are delta queries on updated_at: pass the previous answer's `next` (or the
 newest `updatedAt` you hold as `since`) to get only what changed since.
@@ -32,6 +34,8 @@ from lib.features.trading.models import (
     Connections,
     DeltaInput,
     Disconnected,
+    FillPage,
+    FillsInput,
     OrderPage,
     OrdersInput,
     PositionPage,
@@ -128,6 +132,17 @@ async def orders(ctx: Context, input: OrdersInput) -> OrderPage:
     return OrderPage.model_validate(result)
 
 
+async def fills(ctx: Context, input: FillsInput) -> FillPage:
+    result = await ctx.db.rpc(
+        "trading_fills",
+        p_user=ctx.user.user_id,
+        p_since=input.since.isoformat() if input.since else None,
+        p_after=input.after,
+        p_limit=input.limit,
+    )
+    return FillPage.model_validate(result)
+
+
 PROCEDURES = (
     Procedure(
         path="trading.connect",
@@ -181,5 +196,14 @@ PROCEDURES = (
         handler=orders,
         rate_limit=(240, 60),
         description="Orders updated since a cursor, optionally of one status, paged.",
+    ),
+    Procedure(
+        path="trading.fills",
+        kind="query",
+        input=FillsInput,
+        output=FillPage,
+        handler=fills,
+        rate_limit=(240, 60),
+        description="Fills received since a cursor (delta on when they arrived), paged.",
     ),
 )

@@ -10,6 +10,8 @@
     TRADING_BALANCES_TTL_S    the same for balances (300)
     TRADING_SYNC_LIMIT        trading.sync calls per user per minute (60); past it 429 +
                               Retry-After
+    TRADING_FILLS_RETENTION_DAYS  fills older than this (by execution time) are deleted by the
+                              weekly cleanup-old-logs cron (90)
 
 Without TRADING_TOKEN_KEY, trading.connect answers SERVICE_UNAVAILABLE naming it; nothing
 else needs it until a connection exists.
@@ -37,6 +39,7 @@ class TradingSettings:
     positions_ttl_s: int = 10
     balances_ttl_s: int = 300
     sync_limit: int = 60
+    fills_retention_days: int = 90
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -50,6 +53,7 @@ class TradingSettings:
             positions_ttl_s=_seconds(get("TRADING_POSITIONS_TTL_S"), 10, "TRADING_POSITIONS_TTL_S"),
             balances_ttl_s=_seconds(get("TRADING_BALANCES_TTL_S"), 300, "TRADING_BALANCES_TTL_S"),
             sync_limit=_seconds(get("TRADING_SYNC_LIMIT"), 60, "TRADING_SYNC_LIMIT"),
+            fills_retention_days=_days(get("TRADING_FILLS_RETENTION_DAYS"), 90),
         )
 
 
@@ -58,6 +62,14 @@ def _seconds(value: str, default: int, name: str) -> int:
         return default
     if not value.isdigit() or not 1 <= int(value) <= 86_400:
         raise ValueError(f"{name} must be a whole number from 1 to 86400")
+    return int(value)
+
+
+def _days(value: str, default: int) -> int:
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= 36_500:
+        raise ValueError("TRADING_FILLS_RETENTION_DAYS must be a whole number from 1 to 36500")
     return int(value)
 
 
