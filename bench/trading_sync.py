@@ -242,7 +242,8 @@ def section(figures: dict[str, Any], samples: int) -> str:
             "|---|---|---|---|",
             f"| cache hit (no broker call) | {percentile(hit, 50):.1f} ms "
             f"| {percentile(hit, 99):.1f} ms | {max(hit):.1f} ms |",
-            f"| cache miss (one Alpaca fetch: 3 calls to the local stand-in) "
+            f"| cache miss (one Alpaca fetch: {ALPACA_CALLS_PER_FETCH} calls to the local "
+            "stand-in) "
             f"| {percentile(miss, 50):.1f} ms | {percentile(miss, 99):.1f} ms "
             f"| {max(miss):.1f} ms |",
             "",
