@@ -9,10 +9,13 @@ from __future__ import annotations
 import pytest
 
 from dev.stack import Stack
+from lib.features import BUNDLE
 from lib.features.trading.webhook import receive
+from lib.rpc import trpc_app
 from lib.web import function
 from tests.outbox_support import outbox_rows, pusher_js
 from tests.support import asgi_client, stack_services
+from tests.trading.test_trading_sync import alpaca
 from tests.trading.trading_support import Trader, position, signed
 
 
@@ -57,3 +60,36 @@ async def test_a_push_reaches_the_owner_in_both_realtime_modes(
         assert message["payload"]["data"]["position"]["qty"] == 5
     else:
         assert broadcasts[before:] == []
+
+
+@pytest.mark.parametrize("provider", ["pusher", "supabase"])
+async def test_a_sync_publishes_what_changed_in_both_realtime_modes(
+    stack: Stack,
+    token,  # noqa: ANN001
+    api,  # noqa: ANN001
+    provider: str,
+):
+    """trading.sync served by a tRPC app whose publisher is `provider`: the broker's position
+    reaches the owner's channel through that provider, published by the call itself."""
+    assert stack.gateway is not None
+    user, _, connection = await alpaca(stack, api)
+    services = stack_services(stack, REALTIME_PROVIDER=provider)
+    channel = f"private-user-{user}"
+    before = len([m for m in stack.gateway.broadcasts if m["topic"] == f"user-{user}"])
+    async with asgi_client(trpc_app(BUNDLE.router, services=services)) as client:
+        synced = await client.post(
+            "/api/trpc/trading.sync",
+            json={"connectionId": connection},
+            headers={"authorization": f"Bearer {token(user)}"},
+        )
+    assert synced.status_code == 200, synced.text
+    assert synced.json()["result"]["data"]["changed"]["positions"] == 1
+    (row,) = [r for r in outbox_rows(stack, channel) if r["event"] == "position-update"]
+    assert row["published_at"] is not None  # by the call, not the relay
+    broadcasts = [m for m in stack.gateway.broadcasts if m["topic"] == f"user-{user}"][before:]
+    if provider == "supabase":
+        assert "position-update" in [m["event"] for m in broadcasts]
+        (message,) = [m for m in broadcasts if m["event"] == "position-update"]
+        assert message["payload"]["data"]["position"]["symbol"] == "AAPL"
+    else:
+        assert broadcasts == []
