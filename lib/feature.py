@@ -25,6 +25,7 @@ from typing import Any
 
 from lib.cron import Cleanup, CronJob, cleanup_job
 from lib.errors import ConfigurationError
+from lib.production import Rule, local_urls
 from lib.realtime.channels import ChannelRule, ChannelRules
 from lib.rpc.procedure import Procedure
 from lib.rpc.router import Router
@@ -42,6 +43,11 @@ class Feature:
     webhooks: Sequence[WebhookEndpoint] = ()
     settings: type[FeatureSettings] | None = None
     schema: Sequence[str] = ()
+    production_urls: Sequence[str] = ()
+    """Environment variables (URLs of the feature's providers) that production refuses when
+    they point at this machine."""
+    production_rules: Sequence[Rule] = ()
+    """More production rules of the feature's own (lib.production.Rule)."""
     migration: str = ""
     """The newest migration (its version, `YYYYMMDDHHMMSS`) this feature's code needs: a
     deployment whose database lacks it is unhealthy (/api/health)."""
@@ -81,6 +87,13 @@ class Bundle:
         return jobs
 
     @cached_property
+    def production_rules(self) -> tuple[Rule, ...]:
+        """The features' own production rules, their URLs included (lib.production)."""
+        urls = [u for f in self.features for u in f.production_urls]
+        rules = [r for f in self.features for r in f.production_rules]
+        return (*rules, local_urls(*urls)) if urls else tuple(rules)
+
+    @cached_property
     def migration(self) -> str:
         """The newest migration any enabled feature needs."""
         return max((f.migration for f in self.features), default="")
@@ -108,7 +121,9 @@ class Bundle:
         """Services for this bundle from an environment (default: the process's). Every
         feature's settings are read now, so a bad variable fails the cold start by name
         (ConfigurationError), as a broken production rule does (lib.production)."""
-        services = Services.from_env(env, channels=self.channels)
+        services = Services.from_env(
+            env, channels=self.channels, production_rules=self.production_rules
+        )
         for feature in self.features:
             if feature.settings is not None:
                 try:

@@ -13,10 +13,12 @@ deployment answers every request with that JSON 500 instead of half-working:
     Clerk without issuer/parties    CLERK_JWT_KEY or CLERK_JWKS_URL set needs CLERK_ISSUER and
                                     CLERK_AUTHORIZED_PARTIES (any Clerk app's token would pass)
     a local URL in a provider       127.0.0.1 / localhost / 0.0.0.0 / ::1 in SUPABASE_URL,
-    setting                         PUSHER_HOST, BRIDGE_URL, PUBLIC_BASE_URL, GHL_API_URL,
-                                    STRIPE_API_BASE (the local Stripe), ... (LOCAL_URLS)
-    billing half-configured         STRIPE_SECRET_KEY set without STRIPE_WEBHOOK_SECRET or a
-                                    STRIPE_PRICE_* (payments would grant nothing)
+    setting                         PUSHER_HOST, PUBLIC_BASE_URL, ... (LOCAL_URLS), and the
+                                    ones features name (BRIDGE_URL, GHL_API_URL, STRIPE_API_BASE...)
+
+Features add their own rules in their declaration (`Feature(production_urls=...,
+production_rules=...)`, e.g. billing refuses STRIPE_SECRET_KEY without its webhook secret and
+prices); Bundle.services checks them with core's, in one error.
 
 Development and preview are not checked (preview deployments may use the log notifier).
 """
@@ -24,7 +26,7 @@ Development and preview are not checked (preview deployments may use the log not
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -43,15 +45,10 @@ LOCAL_URLS: tuple[tuple[str, Callable[[Settings, Mapping[str, str]], str | None]
     ("SIGNALWIRE_SPACE_URL", lambda s, env: s.signalwire_space_url),
     ("CLERK_JWKS_URL", lambda s, env: s.clerk_jwks_url),
     ("CLERK_ISSUER", lambda s, env: s.clerk_issuer),
-    # features' settings, read as they read them (when set)
-    ("BRIDGE_URL", lambda s, env: env.get("BRIDGE_URL", "").strip()),
-    ("NOTIFY_APP_URL", lambda s, env: env.get("NOTIFY_APP_URL", "").strip()),
-    ("GHL_API_URL", lambda s, env: env.get("GHL_API_URL", "").strip()),
-    ("STRIPE_API_BASE", lambda s, env: env.get("STRIPE_API_BASE", "").strip()),
-    ("BILLING_RETURN_URL", lambda s, env: env.get("BILLING_RETURN_URL", "").strip()),
 )
-"""Provider settings that must not point at this machine in production (the effective value:
-SUPABASE_URL left unset means its local default)."""
+"""Core provider settings that must not point at this machine in production (the effective
+value: SUPABASE_URL left unset means its local default). A feature names its own in
+`Feature(production_urls=...)`, checked the same way (`local_urls`)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +58,9 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.variable}: {self.rule}"
+
+
+NOT_LOCAL = "must not be a local address (127.0.0.1, localhost, 0.0.0.0, ::1) in production"
 
 
 @dataclass(frozen=True)
@@ -101,16 +101,6 @@ def _blank_required(settings: Settings, env: Mapping[str, str]) -> Iterator[str]
     yield from (variable for variable, value in required.items() if not value)
 
 
-BILLING_NEEDS = ("STRIPE_WEBHOOK_SECRET", "STRIPE_PRICE_SUBSCRIPTION", "STRIPE_PRICE_CREDITS")
-"""What billing needs once STRIPE_SECRET_KEY is set (without the key, billing is off: its
-procedures answer 503 naming it)."""
-
-
-def _billing_half_configured(settings: Settings, env: Mapping[str, str]) -> Iterator[str]:
-    if env.get("STRIPE_SECRET_KEY", "").strip():
-        yield from (name for name in BILLING_NEEDS if not env.get(name, "").strip())
-
-
 def _local_urls(settings: Settings, env: Mapping[str, str]) -> Iterator[str]:
     for variable, value_of in LOCAL_URLS:
         value = value_of(settings, env)
@@ -140,14 +130,7 @@ RULES: tuple[Rule, ...] = (
         "must be set when CLERK_JWT_KEY or CLERK_JWKS_URL is: else any Clerk app's token passes",
         _clerk_unbound,
     ),
-    Rule(
-        "must be set when STRIPE_SECRET_KEY is: else payments succeed and grant nothing",
-        _billing_half_configured,
-    ),
-    Rule(
-        "must not be a local address (127.0.0.1, localhost, 0.0.0.0, ::1) in production",
-        _local_urls,
-    ),
+    Rule(NOT_LOCAL, _local_urls),
 )
 
 
@@ -164,18 +147,34 @@ def is_local(value: str) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
-def problems(settings: Settings, env: Mapping[str, str]) -> list[Problem]:
-    """Every production rule these settings break (none outside production)."""
+def local_urls(*variables: str) -> Rule:
+    """A rule: these environment variables (a feature's URLs), when set, are not local."""
+
+    def broken(settings: Settings, env: Mapping[str, str]) -> Iterator[str]:
+        yield from (v for v in variables if is_local(env.get(v, "").strip()))
+
+    return Rule(
+        "must not be a local address (127.0.0.1, localhost, 0.0.0.0, ::1) in production", broken
+    )
+
+
+def problems(
+    settings: Settings, env: Mapping[str, str], extra: Sequence[Rule] = ()
+) -> list[Problem]:
+    """Every production rule these settings break — core's RULES and the features' `extra`
+    (none outside production)."""
     if settings.environment != "production":
         return []
     return [
-        Problem(variable, rule.rule) for rule in RULES for variable in rule.broken(settings, env)
+        Problem(variable, rule.rule)
+        for rule in (*RULES, *extra)
+        for variable in rule.broken(settings, env)
     ]
 
 
-def check(settings: Settings, env: Mapping[str, str]) -> None:
+def check(settings: Settings, env: Mapping[str, str], extra: Sequence[Rule] = ()) -> None:
     """Raise one ConfigurationError listing every broken production rule."""
-    found = problems(settings, env)
+    found = problems(settings, env, extra)
     if found:
         raise ConfigurationError(
             "production configuration refused: " + "; ".join(str(p) for p in found),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import httpx
 
     from lib.db import Database
+    from lib.production import Rule
     from lib.realtime.channels import ChannelRules
     from lib.realtime.port import Publisher
 
@@ -74,7 +75,11 @@ class Services:
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str] | None = None, *, channels: ChannelRules | None = None
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        channels: ChannelRules | None = None,
+        production_rules: Sequence[Rule] = (),
     ) -> Services:
         """Services for an environment (default: this process's), read once. Raises
         ConfigurationError naming a bad variable, or every production rule it breaks
@@ -86,7 +91,7 @@ class Services:
             settings = load_settings(env)
         except ValueError as exc:
             raise ConfigurationError(f"configuration refused: {exc}") from exc
-        production.check(settings, env)
+        production.check(settings, env, production_rules)
         return cls(settings, env=env, channels=channels)
 
     def feature[T: FeatureSettings](self, model: type[T]) -> T:

@@ -80,6 +80,8 @@ def test_production_may_turn_notifications_off():
         ({"SENDGRID_API_URL": "http://api.localhost"}, ["SENDGRID_API_URL"]),
         ({"SUPABASE_JWKS_URL": "http://127.0.0.1/jwks"}, ["SUPABASE_JWKS_URL"]),
         ({"GHL_API_URL": "http://127.0.0.1:54340"}, ["GHL_API_URL"]),
+        ({"ALPACA_API_URL": "http://localhost:9000/alpaca"}, ["ALPACA_API_URL"]),
+        ({"STRIPE_API_BASE": "http://127.0.0.1:12111"}, ["STRIPE_API_BASE"]),
     ],
 )  # fmt: skip
 def test_production_refuses_naming_the_variable(changes: dict[str, str], variables: list[str]):

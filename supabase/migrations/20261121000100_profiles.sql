@@ -1,7 +1,7 @@
 -- Profiles: one row per user, keyed by the auth subject. The subject is text so Clerk ids
 -- ("user_2abc...") and Supabase uuids both fit. This file is the pattern every table follows:
 -- RLS enabled with the table, one policy per operation and role comparing the user id with
--- (select auth.jwt() ->> 'sub') -- never auth.uid(), which is a uuid on Supabase --, explicit
+-- (select auth.jwt() ->> 'sub') -- never the uid helper, which returns a uuid on Supabase --, explicit
 -- grants, nothing for anon.
 
 create table public.profiles (

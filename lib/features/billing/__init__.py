@@ -26,8 +26,12 @@ from lib.feature import Feature
 from lib.features.billing.procedures import PROCEDURES, configure
 from lib.features.billing.settings import BillingSettings
 from lib.features.billing.webhook import STRIPE
+from lib.production import Rule
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from lib.config import Settings
     from lib.services import Services
 
 
@@ -38,8 +42,25 @@ async def _settings(services: Services) -> int:
     return 0
 
 
+NEEDS = ("STRIPE_WEBHOOK_SECRET", "STRIPE_PRICE_SUBSCRIPTION", "STRIPE_PRICE_CREDITS")
+"""What billing needs once STRIPE_SECRET_KEY is set (without the key, billing is off: its
+procedures answer 503 naming it)."""
+
+
+def _half_configured(settings: Settings, env: Mapping[str, str]) -> Iterator[str]:
+    if env.get("STRIPE_SECRET_KEY", "").strip():
+        yield from (name for name in NEEDS if not env.get(name, "").strip())
+
+
 FEATURE = Feature(
     name="billing",
+    production_urls=("STRIPE_API_BASE", "BILLING_RETURN_URL"),
+    production_rules=(
+        Rule(
+            "must be set when STRIPE_SECRET_KEY is: else payments succeed and grant nothing",
+            _half_configured,
+        ),
+    ),
     procedures=PROCEDURES,
     cleanups=(Cleanup(name="billing_settings", run=_settings),),
     webhooks=(STRIPE,),

@@ -17,8 +17,6 @@ from lib.config import Secret
 from lib.errors import ServiceUnavailable
 from lib.features.billing.plans import Kind, Plan, plans
 
-STRIPE_API = "https://api.stripe.com"
-
 
 @dataclass(frozen=True, kw_only=True)
 class BillingSettings:

@@ -22,6 +22,7 @@ from lib.features.calls.webhooks import INCOMING, STATUS
 
 FEATURE = Feature(
     name="calls",
+    production_urls=("BRIDGE_URL",),
     procedures=PROCEDURES,
     webhooks=(INCOMING, STATUS),
     settings=CallsSettings,

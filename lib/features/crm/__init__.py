@@ -64,6 +64,7 @@ async def crm_token_refresh(services: Services) -> dict[str, Any]:
 
 FEATURE = Feature(
     name="crm",
+    production_urls=("GHL_API_URL",),
     procedures=PROCEDURES,
     jobs=(
         CronJob(

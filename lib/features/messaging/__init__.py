@@ -59,6 +59,7 @@ async def _message_notifications(services: Services) -> int:
 
 FEATURE = Feature(
     name="messaging",
+    production_urls=("NOTIFY_APP_URL",),
     procedures=PROCEDURES,
     jobs=(
         CronJob(

@@ -56,6 +56,7 @@ async def refresh_tokens(services: Services) -> dict[str, Any]:
 
 FEATURE = Feature(
     name="trading",
+    production_urls=("ALPACA_API_URL", "TRADOVATE_API_URL"),
     procedures=PROCEDURES,
     jobs=(
         CronJob(
