@@ -102,6 +102,10 @@ async def test_unsigned_tampered_stale_and_foreign_pushes_are_refused_and_not_st
 
     unsigned = await http.post(trader.url, content=body)
     assert unsigned.status_code == 401
+    assert "X-Webhook-Signature" in unsigned.json()["error"]["message"]
+    oversized_body, oversized = signed(trader.secret, {**payload, "pad": "x" * 300_000})
+    too_large = await http.post(trader.url, content=oversized_body, headers=oversized)
+    assert too_large.status_code == 413
 
     signed_body, headers = signed(trader.secret, payload)
     tampered = signed_body.replace(b'"qty": 3', b'"qty": 300')

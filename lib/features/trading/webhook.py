@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from lib.errors import BadRequest, ServiceUnavailable, Unauthorized
+from lib.errors import BadRequest, PayloadTooLarge, ServiceUnavailable, Unauthorized
 from lib.features.trading.models import BrokerUpdate
 from lib.features.trading.secrets import SecretBox
 from lib.webhooks import ingest, providers
 from lib.webhooks.endpoint import WebhookEndpoint
+from lib.webhooks.shared_secret import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from lib.webhooks.verifiers import Verified, Verifier
 
 if TYPE_CHECKING:
@@ -86,6 +87,14 @@ def _prepare(connection: str) -> Any:
 
 async def receive(request: Request, services: Services) -> Response:
     connection = connection_id(request)
+    # Refuse what cannot pass before spending a database read on the connection's secret.
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > BROKER.max_body_bytes:
+        raise PayloadTooLarge(f"webhook bodies are at most {BROKER.max_body_bytes} bytes")
+    if not (request.headers.get(SIGNATURE_HEADER) and request.headers.get(TIMESTAMP_HEADER)):
+        raise Unauthorized(
+            f"{TIMESTAMP_HEADER} and {SIGNATURE_HEADER} are required (docs/trading.md)"
+        )
     sealed = await services.db.rpc("trading_webhook_secret", p_connection=connection)
     if not sealed:
         raise Unauthorized("no such webhook connection, or it was disconnected")
