@@ -121,7 +121,7 @@ CALL_EVERY_FUNCTION = """
 import asyncio, importlib.util, json, sys
 from pathlib import Path
 import httpx
-from dev.vercel_config import discover_functions
+from lib.vercel_project import discover_functions
 
 async def main():
     answers = {}
