@@ -59,14 +59,11 @@ print("RESULT " + json.dumps({"status": status, "modules": len(sys.modules),
 
 
 def run(repeat: int) -> dict[str, dict[str, object]]:
+    lambda_child, vercel_child = [sys.executable, "-c", CHILD], [sys.executable, "-c", VERCEL_CHILD]
     variants = {
-        "ours (aws.handler, lazy functions)": [sys.executable, "-c", CHILD, str(ROOT), "lazy"],
-        "eager mount (every api/ function first)": [
-            sys.executable, "-c", CHILD, str(ROOT), "eager",
-        ],  # fmt: skip
-        "Vercel: api/realtime/history.py alone": [
-            sys.executable, "-c", VERCEL_CHILD, str(ROOT), str(HISTORY),
-        ],  # fmt: skip
+        "ours (aws.handler, lazy functions)": [*lambda_child, str(ROOT), "lazy"],
+        "eager mount (every api/ function first)": [*lambda_child, str(ROOT), "eager"],
+        "Vercel: api/realtime/history.py alone": [*vercel_child, str(ROOT), str(HISTORY)],
     }
     results: dict[str, dict[str, object]] = {name: {"ms": []} for name in variants}
     for argv in variants.values():  # warm the OS file cache once, not measured
