@@ -93,6 +93,18 @@ async def test_a_call_is_recorded_and_only_its_owner_gets_the_audio(
     assert sound(right) == sound(assistant) and len(sound(assistant)) > rate // 2
     assert row["recording_duration_ms"] >= len(caller) * 1000 // rate
 
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as http:
+        shown = await http.get(
+            "/api/trpc/calls.get",
+            params={"input": json.dumps({"id": answer.call_id})},
+            headers={"authorization": f"Bearer {token(owner)}"},
+        )
+    assert shown.json()["result"]["data"]["recording"] == {
+        "status": "stored",
+        "durationMs": row["recording_duration_ms"],
+        "error": None,
+    }
+
     stranger = await recording_link(stack, token(unique("stranger")), answer.call_id)
     assert (stranger.status_code, trpc_code(stranger)) == (404, "NOT_FOUND")
     assert data["url"] not in stranger.text
