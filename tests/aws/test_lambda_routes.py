@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aws.app import AllFunctions
 from aws.handler import LambdaHandler
 from aws.schedule import schedule_input
 from dev.stack import Stack
@@ -25,7 +26,7 @@ from tests.aws.lambda_events import (
     without_request_id,
 )
 from tests.messaging.messaging_support import profiles
-from tests.support import stack_env
+from tests.support import asgi_client, stack_env
 from tests.webhooks.test_ingest import clerk_delivery, profile
 
 pytestmark = pytest.mark.stack
@@ -201,3 +202,17 @@ def test_a_cron_path_without_the_secret_is_refused(aws: Runtime, vercel: httpx.C
 def test_a_schedule_for_a_path_that_is_no_cron_is_refused(aws: Runtime):
     with pytest.raises(ValueError, match="not a cron path"):
         aws.invoke(schedule_input("/api/health", "* * * * *"))
+
+
+async def test_a_function_that_cannot_load_is_a_json_500_without_a_trace(tmp_path):  # noqa: ANN001
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "broken.py").write_text("raise RuntimeError('secret detail')\n")
+    (tmp_path / "vercel.json").write_text(
+        '{"rewrites": [{"source": "/b/:x", "destination": "/api/broken"}]}'
+    )
+    async with asgi_client(AllFunctions(tmp_path)) as client:
+        for path in ("/api/broken", "/b/anything"):
+            response = await client.get(path)
+            assert response.status_code == 500
+            assert response.json()["error"]["code"] == "FUNCTION_INVOCATION_FAILED"
+            assert "secret detail" not in response.text
