@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from dev.stack import Stack
-from tests.support import unique
 from tests.supabase_realtime.harness import SupabaseJsClients
+from tests.support import unique
 
 pytestmark = pytest.mark.stack
 
@@ -18,7 +18,9 @@ def rest_broadcast(stack: Stack, topic: str, event: str, payload: dict, *, priva
     return httpx.post(
         f"{stack.supabase_url}/realtime/v1/api/broadcast",
         headers={"apikey": key, "Authorization": f"Bearer {key}"},
-        json={"messages": [{"topic": topic, "event": event, "payload": payload, "private": private}]},
+        json={
+            "messages": [{"topic": topic, "event": event, "payload": payload, "private": private}]
+        },
         timeout=10,
     )
 

@@ -8,7 +8,8 @@
 //    "presenceKey":"alice"}                              -> {"type":"status",...}
 //   {"op":"send","topic","event","payload"}               -> {"type":"sent","result"}
 //   {"op":"track","topic","payload"} / {"op":"untrack","topic"} -> {"type":"tracked"|"untracked","result"}
-//   {"op":"setAuth","token"}   {"op":"unsubscribe","topic"}   {"op":"disconnect"}
+//   {"op":"setAuth","token"} (realtime.setAuth: the new token goes to every joined channel)
+//   {"op":"unsubscribe","topic"}   {"op":"disconnect"}
 // stdout: one JSON observation per line: status (SUBSCRIBED, CHANNEL_ERROR + error, CLOSED),
 //   broadcast {topic,event,payload}, presence {topic,event,key,state}, system {topic,payload}.
 //
@@ -25,11 +26,13 @@ const lifetime = setTimeout(() => {
   process.exit(3);
 }, options.lifetimeMs ?? 45000);
 
+// The user's JWT comes from the app's own auth (Clerk, or `python -m dev.token` locally):
+// supabase-js's `accessToken` option, which Realtime reads at connect and at every join.
+let token = options.token ?? null;
 const supabase = createClient(options.url, options.anonKey, {
-  auth: { persistSession: false, autoRefreshToken: false },
+  accessToken: async () => token,
   realtime: { transport: WebSocket, vsn: options.vsn ?? '2.0.0', timeout: 5000 },
 });
-if (options.token) supabase.realtime.setAuth(options.token);
 
 const channels = new Map();
 
@@ -61,7 +64,9 @@ function subscribe(cmd) {
 const ops = {
   subscribe,
   async send(cmd) {
-    const result = await channels.get(cmd.topic).send({ type: 'broadcast', event: cmd.event, payload: cmd.payload });
+    const result = await channels
+      .get(cmd.topic)
+      .send({ type: 'broadcast', event: cmd.event, payload: cmd.payload }, { timeout: cmd.timeoutMs ?? 5000 });
     emit({ type: 'sent', topic: cmd.topic, result });
   },
   async track(cmd) {
@@ -71,6 +76,7 @@ const ops = {
     emit({ type: 'untracked', topic: cmd.topic, result: await channels.get(cmd.topic).untrack() });
   },
   async setAuth(cmd) {
+    token = cmd.token; // what the app's auth would now return
     await supabase.realtime.setAuth(cmd.token);
     emit({ type: 'auth_set' });
   },
