@@ -177,12 +177,13 @@ async def test_a_reconnecting_client_catches_up_through_history(
     )
     bodies = [e["data"]["message"]["body"] for e in missed["events"] if e["type"] == "new-message"]
     assert bodies == ["two", "three"]
-    history = httpx.get(
-        f"{stack.api_url}/api/realtime/history",
-        params={"channel": f"private-{topic}", "after": last_seen},
-        headers={"authorization": f"Bearer {token(ben)}"},
-        timeout=10,
-    )
+    async with httpx.AsyncClient() as http:
+        history = await http.get(
+            f"{stack.api_url}/api/realtime/history",
+            params={"channel": f"private-{topic}", "after": last_seen},
+            headers={"authorization": f"Bearer {token(ben)}"},
+            timeout=10,
+        )
     assert [e["id"] for e in history.json()["events"]] == [e["id"] for e in missed["events"]]
 
 
