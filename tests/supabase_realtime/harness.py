@@ -29,12 +29,15 @@ class SupabaseJs:
     buffer: list[Observation] = field(default_factory=list)
 
     @classmethod
-    async def start(cls, stack: Stack, token: str | None, *, vsn: str = "2.0.0") -> SupabaseJs:
+    async def start(
+        cls, stack: Stack, token: str | None, *, vsn: str = "2.0.0", lifetime_s: int = 45
+    ) -> SupabaseJs:
         options = {
             "url": stack.supabase_url,
             "anonKey": stack.config.anon_key,
             "token": token,
             "vsn": vsn,
+            "lifetimeMs": lifetime_s * 1000,
         }
         process = await asyncio.create_subprocess_exec(
             "node",
