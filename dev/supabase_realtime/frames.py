@@ -158,3 +158,17 @@ def _encode_user_broadcast(topic: str, message: Broadcast) -> bytes:
         ]
     )
     return header + topic_b + event_b + meta_b + message.raw
+
+
+def ws_frame(data: str | bytes) -> bytes:
+    """A server-to-client WebSocket frame (unmasked, FIN): text for str, binary for bytes."""
+    payload = data.encode() if isinstance(data, str) else data
+    first = 0x81 if isinstance(data, str) else 0x82
+    size = len(payload)
+    if size < 126:
+        header = bytes([first, size])
+    elif size < 65536:
+        header = bytes([first, 126]) + size.to_bytes(2, "big")
+    else:
+        header = bytes([first, 127]) + size.to_bytes(8, "big")
+    return header + payload

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .frames import Broadcast, Frame
+from .frames import Broadcast, Frame, ws_frame
 
 if TYPE_CHECKING:
     from .session import Join
@@ -54,7 +54,7 @@ class Hub:
     def broadcast(self, key: TopicKey, message: Broadcast, *, sender: Join | None = None) -> int:
         """Deliver to every join of `key` that may read broadcasts; returns how many."""
         delivered = 0
-        encoded: dict[str, str | bytes | None] = {}
+        encoded: dict[str, tuple[str | bytes, bytes] | None] = {}  # per vsn: data, frame
         for join in list(self.joins.get(key, ())):
             if join is sender and not join.self_broadcast:
                 continue
@@ -62,10 +62,11 @@ class Hub:
                 continue
             vsn = join.conn.vsn
             if vsn not in encoded:
-                encoded[vsn] = join.conn.encode(Frame(join.topic, "broadcast", message))
-            data = encoded[vsn]
-            if data is not None:
-                join.conn.send_encoded(data)
+                data = join.conn.encode(Frame(join.topic, "broadcast", message))
+                encoded[vsn] = None if data is None else (data, ws_frame(data))
+            built = encoded[vsn]
+            if built is not None:
+                join.conn.send_encoded(*built)
                 delivered += 1
         return delivered
 

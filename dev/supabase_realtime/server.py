@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from typing import Any
 
 from starlette.routing import BaseRoute, WebSocketRoute
@@ -39,6 +41,8 @@ class SupabaseRealtime:
         self._dsn = dsn
         self._authorizer: Authorizer | None = None
         self.sessions: set[Session] = set()
+        self.fanout_ms: deque[float] = deque(maxlen=1000)
+        """How long each REST broadcast took to hand its frames to every socket (bench)."""
 
     @property
     def authorizer(self) -> Authorizer:
@@ -59,11 +63,13 @@ class SupabaseRealtime:
         """Deliver REST broadcast messages ({topic, event, payload, private}); returns how
         many deliveries were made."""
         delivered = 0
+        started = time.perf_counter()
         for message in messages:
             delivered += self.hub.broadcast(
                 (message["topic"], bool(message.get("private"))),
                 Broadcast(event=message["event"], payload=message.get("payload", {})),
             )
+        self.fanout_ms.append((time.perf_counter() - started) * 1000)
         return delivered
 
     async def websocket(self, websocket: WebSocket) -> None:
@@ -78,7 +84,7 @@ class SupabaseRealtime:
             await websocket.close(1008)
             return
         await websocket.accept()
-        conn = Connection(vsn, apikey)
+        conn = Connection(vsn, apikey, _direct_writer(websocket))
         session = Session(
             conn, hub=self.hub, authorizer=self.authorizer, jwt_secret=self.jwt_secret
         )
@@ -92,6 +98,41 @@ class SupabaseRealtime:
             conn.close(1000, "")
             await asyncio.wait({writer}, timeout=2)
             writer.cancel()
+
+
+class _UvicornDirect:
+    """Writes whole frames to uvicorn's transport for this socket (its websockets-sansio
+    protocol writes each frame with one transport.write too, so frames never interleave)."""
+
+    def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
+
+    def writable(self) -> bool:
+        p = self._protocol
+        return bool(
+            p.writable.is_set()
+            and not p.disconnected
+            and not p.close_sent
+            and not p.transport.is_closing()
+        )
+
+    def buffered(self) -> int:
+        return int(self._protocol.transport.get_write_buffer_size())
+
+    def write(self, frame: bytes) -> None:
+        self._protocol.transport.write(frame)
+
+
+def _direct_writer(websocket: WebSocket) -> _UvicornDirect | None:
+    """Direct frame writes when the socket is served by uvicorn's websockets-sansio protocol
+    (what dev.servers.BackgroundServer runs); None (queue only) under anything else."""
+    protocol = getattr(websocket._send, "__self__", None)  # noqa: SLF001 - the ASGI server's send
+    needed = ("writable", "disconnected", "close_sent", "transport")
+    if protocol is None or not all(hasattr(protocol, name) for name in needed):
+        return None
+    if not isinstance(protocol.transport, asyncio.Transport):
+        return None
+    return _UvicornDirect(protocol)
 
 
 async def _read(websocket: WebSocket, session: Session) -> None:

@@ -14,9 +14,9 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from .frames import Broadcast, Frame, encode
+from .frames import Broadcast, Frame, encode, ws_frame
 from .hub import Hub, TopicKey
 from .policies import Authorizer, Policies
 from .tokens import Claims, TokenRefused, verify
@@ -27,6 +27,13 @@ TOPIC_PREFIX = "realtime:"
 CONFIRM_TOKEN_EVERY_S = 300.0
 """Realtime re-checks a channel's token every 5 minutes, or when it expires if sooner."""
 MAX_PENDING = 10_000
+MAX_BUFFERED_BYTES = 8 * 1024 * 1024
+
+
+class DirectWriter(Protocol):
+    def writable(self) -> bool: ...
+    def buffered(self) -> int: ...
+    def write(self, frame: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -36,13 +43,17 @@ class Close:
 
 
 class Connection:
-    """The outgoing side of one socket: a queue the writer task drains."""
+    """The outgoing side of one socket: a queue the writer task drains, or, when the socket
+    has nothing queued and its transport takes writes, the frame written at once
+    (`direct`, see server.py): a fan-out to 1,000 sockets then costs 1,000 transport writes
+    of one pre-built frame instead of 1,000 task switches through the ASGI send path."""
 
-    def __init__(self, vsn: str, apikey: str) -> None:
+    def __init__(self, vsn: str, apikey: str, direct: DirectWriter | None = None) -> None:
         self.vsn = vsn
         self.apikey = apikey
         self.queue: asyncio.Queue[str | bytes | Close] = asyncio.Queue()
         self.closed = False
+        self.direct = direct
 
     def encode(self, frame: Frame) -> str | bytes | None:
         return encode(frame, self.vsn)
@@ -52,8 +63,16 @@ class Connection:
         if data is not None:
             self.send_encoded(data)
 
-    def send_encoded(self, data: str | bytes) -> None:
+    def send_encoded(self, data: str | bytes, frame: bytes | None = None) -> None:
+        """Queue `data`, or write it now: `frame` is its WebSocket frame if already built."""
         if self.closed:
+            return
+        direct = self.direct
+        if direct is not None and self.queue.empty() and direct.writable():
+            if direct.buffered() > MAX_BUFFERED_BYTES:
+                self.close(1008, "client is not reading")
+                return
+            direct.write(frame if frame is not None else ws_frame(data))
             return
         if self.queue.qsize() >= MAX_PENDING:
             self.close(1008, "client is not reading")
