@@ -13,8 +13,8 @@ import pytest
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 
 from dev.stack import Stack
-from tests.support import unique
 from tests.supabase_realtime.harness import WAIT
+from tests.support import unique
 
 pytestmark = pytest.mark.stack
 
@@ -31,14 +31,16 @@ async def realtime_client(stack: Stack) -> AsyncIterator[AsyncRealtimeClient]:
         await client.close()
 
 
-async def join(client: AsyncRealtimeClient, topic: str) -> tuple[Any, list[Any], Exception | None]:
+async def join(
+    client: AsyncRealtimeClient, topic: str
+) -> tuple[Any, asyncio.Queue[Any], Exception | None]:
     """Subscribe to private `topic`; (channel, broadcasts received, error if refused)."""
     outcome: asyncio.Future[tuple[RealtimeSubscribeStates, Exception | None]] = (
         asyncio.get_running_loop().create_future()
     )
-    received: list[Any] = []
+    received: asyncio.Queue[Any] = asyncio.Queue()
     channel = client.channel(topic, {"config": {"private": True}})
-    channel.on_broadcast("*", received.append)
+    channel.on_broadcast("*", received.put_nowait)
 
     def on_state(state: RealtimeSubscribeStates, error: Exception | None) -> None:
         if not outcome.done():
@@ -79,8 +81,6 @@ async def test_supabase_py_joins_receives_and_is_refused(
             },
         )
     assert response.status_code == 202
-    async with asyncio.timeout(WAIT):
-        while not received:
-            await asyncio.sleep(0.02)
-    assert received[0]["event"] == "note-added"
-    assert received[0]["payload"] == {"n": 7}
+    message = await asyncio.wait_for(received.get(), WAIT)
+    assert message["event"] == "note-added"
+    assert message["payload"] == {"n": 7}
