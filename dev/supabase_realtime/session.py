@@ -13,7 +13,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .frames import Broadcast, Frame, encode, ws_frame
@@ -100,7 +100,6 @@ class Join:
     claims: Claims
     policies: Policies | None = None
     timer: asyncio.TimerHandle | None = None
-    tracked: dict[str, Any] | None = field(default=None)
 
     @property
     def sub_topic(self) -> str:
