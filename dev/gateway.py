@@ -31,10 +31,11 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dev.realtime import InvalidTopic, topic_to_channel
 from dev.realtime.signing import sign_request
-from dev.supabase_realtime import SupabaseRealtime
+from dev.supabase_realtime import WEBSOCKET_PATH, SupabaseRealtime
 from dev.supabase_realtime.policies import Policies
 from dev.supabase_realtime.tokens import Claims
 
@@ -108,18 +109,30 @@ class Gateway:
     broadcasts: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEPT_BROADCASTS))
     _client: httpx.AsyncClient | None = None
 
-    def app(self) -> Starlette:
+    def app(self) -> ASGIApp:
         methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"]
-        return Starlette(
+        routes = Starlette(
             lifespan=self._lifespan,
             routes=[
-                *(self.realtime.routes() if self.realtime is not None else []),
                 Route("/rest/v1/{path:path}", self.rest, methods=methods),
                 Route("/realtime/v1/api/broadcast", self.broadcast, methods=["POST"]),
                 Route("/_dev/broadcasts", self.list_broadcasts, methods=["GET", "DELETE"]),
                 Route("/{path:path}", self.not_found, methods=methods),
             ],
         )
+        realtime = self.realtime
+        if realtime is None:
+            return routes
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            """The Realtime socket gets the server's own ASGI `send` (not Starlette's
+            exception-handling wrapper), so its fan-out can write frames directly."""
+            if scope["type"] == "websocket" and scope["path"] == WEBSOCKET_PATH:
+                await realtime.asgi(scope, receive, send)
+            else:
+                await routes(scope, receive, send)
+
+        return app
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:

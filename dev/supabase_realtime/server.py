@@ -1,7 +1,7 @@
 """SupabaseRealtime: the `/realtime/v1/websocket` endpoint and REST broadcast delivery.
 
     realtime = SupabaseRealtime(jwt_secret=..., dsn=<postgres superuser dsn>)
-    Starlette(routes=[*realtime.routes(), ...])        # the gateway mounts it
+    await realtime.asgi(scope, receive, send)           # the gateway routes WEBSOCKET_PATH here
     await realtime.broadcast(messages)                 # POST /realtime/v1/api/broadcast
     await realtime.close()                             # at shutdown
 
@@ -18,7 +18,7 @@ import time
 from collections import deque
 from typing import Any
 
-from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .frames import V1, VERSIONS, Broadcast, FrameError, decode
@@ -50,8 +50,9 @@ class SupabaseRealtime:
             self._authorizer = Authorizer(self._dsn)
         return self._authorizer
 
-    def routes(self) -> list[BaseRoute]:
-        return [WebSocketRoute(WEBSOCKET_PATH, self.websocket)]
+    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app for WEBSOCKET_PATH (called with the server's own `send`)."""
+        await self.websocket(WebSocket(scope, receive, send))
 
     async def close(self) -> None:
         for session in list(self.sessions):
