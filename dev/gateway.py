@@ -3,11 +3,15 @@
 - `/rest/v1/*` -> PostgREST, so `supabase.create_client("http://127.0.0.1:54321", key)` works
   unmodified. Like Supabase's gateway, a request needs an `apikey` (or a bearer token); the
   apikey stands in for the bearer token when none is sent.
+- `/realtime/v1/websocket` -> the local Supabase Realtime server (dev/supabase_realtime), so
+  `supabase-js` / supabase-py's realtime client connect to this URL unmodified.
 - `POST /realtime/v1/api/broadcast` with Supabase's batch shape
   `{"messages": [{"topic", "event", "payload", "private"?}]}` -> 202, or 422 with a reason.
-  Accepted messages are handed to `on_broadcast` (the stack's PusherForwarder delivers them
-  to the local Pusher-protocol server: topic `user-42` + private -> `private-user-42`; 502 if
-  it cannot) and kept (newest 10,000) for tests at `GET /_dev/broadcasts`.
+  Accepted messages go to that Realtime server's subscribers (a caller other than the service
+  role needs the topic's INSERT policy for a private message, as on hosted Supabase) and to
+  `on_broadcast` (the stack's PusherForwarder delivers them to the local Pusher-protocol
+  server's channel for the topic, lib.realtime.topics; 502 if it cannot). They are kept
+  (newest 10,000) for tests at `GET /_dev/broadcasts`.
 """
 
 from __future__ import annotations
@@ -27,9 +31,13 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dev.realtime import InvalidTopic, topic_to_channel
 from dev.realtime.signing import sign_request
+from dev.supabase_realtime import WEBSOCKET_PATH, SupabaseRealtime
+from dev.supabase_realtime.policies import Policies
+from dev.supabase_realtime.tokens import Claims
 
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
@@ -38,6 +46,7 @@ HOP_BY_HOP = {
 MAX_BROADCAST_BODY = 1024 * 1024
 MAX_MESSAGE_PAYLOAD = 256 * 1024
 KEPT_BROADCASTS = 10_000
+MAX_TOPIC_LENGTH = 255
 
 BroadcastSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
 PUSHER_BATCH = 10
@@ -62,14 +71,13 @@ class PusherForwarder:
     client: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=10))
 
     async def __call__(self, messages: list[dict[str, Any]]) -> None:
-        batch = [
-            {
-                "channel": topic_to_channel(m["topic"], m["private"]),
-                "name": m["event"],
-                "data": json.dumps(m["payload"]),
-            }
-            for m in messages
-        ]
+        batch = []
+        for m in messages:
+            try:
+                channel = topic_to_channel(m["topic"], m["private"])
+            except InvalidTopic:  # a Supabase-only topic (`client:…`): no Pusher twin
+                continue
+            batch.append({"channel": channel, "name": m["event"], "data": json.dumps(m["payload"])})
         path = f"/apps/{self.app_id}/batch_events"
         for start in range(0, len(batch), PUSHER_BATCH):
             body = json.dumps({"batch": batch[start : start + PUSHER_BATCH]}).encode()
@@ -97,12 +105,13 @@ class Gateway:
     postgrest_url: str
     jwt_secret: str
     on_broadcast: BroadcastSink | None = None
+    realtime: SupabaseRealtime | None = None
     broadcasts: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEPT_BROADCASTS))
     _client: httpx.AsyncClient | None = None
 
-    def app(self) -> Starlette:
+    def app(self) -> ASGIApp:
         methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"]
-        return Starlette(
+        routes = Starlette(
             lifespan=self._lifespan,
             routes=[
                 Route("/rest/v1/{path:path}", self.rest, methods=methods),
@@ -111,10 +120,25 @@ class Gateway:
                 Route("/{path:path}", self.not_found, methods=methods),
             ],
         )
+        realtime = self.realtime
+        if realtime is None:
+            return routes
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            """The Realtime socket gets the server's own ASGI `send` (not Starlette's
+            exception-handling wrapper), so its fan-out can write frames directly."""
+            if scope["type"] == "websocket" and scope["path"] == WEBSOCKET_PATH:
+                await realtime.asgi(scope, receive, send)
+            else:
+                await routes(scope, receive, send)
+
+        return app
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         yield
+        if self.realtime is not None:
+            await self.realtime.close()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -170,7 +194,7 @@ class Gateway:
             background=BackgroundTask(response.aclose),
         )
 
-    def _role(self, request: Request) -> str | None:
+    def _caller(self, request: Request) -> Claims | None:
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         token = token or request.headers.get("apikey", "")
         try:
@@ -179,10 +203,32 @@ class Gateway:
             )
         except jwt.PyJWTError:
             return None
-        return str(claims.get("role") or "")
+        return Claims(token, claims) if isinstance(claims, dict) else None
+
+    async def _may_send(self, caller: Claims, messages: list[dict[str, Any]]) -> list[bool]:
+        """Per message: may `caller` send it (private: the topic's INSERT policy)?"""
+        if caller.claims.get("role") == "service_role" or self.realtime is None:
+            return [True] * len(messages)
+        answers: dict[str, bool] = {}
+        allowed = []
+        for message in messages:
+            if not message["private"]:
+                allowed.append(True)
+                continue
+            topic = message["topic"]
+            if topic not in answers:
+                if "role" not in caller.claims:
+                    answers[topic] = False
+                else:
+                    policies = Policies()
+                    await self.realtime.authorizer.write(topic, caller, policies)
+                    answers[topic] = bool(policies.broadcast_write)
+            allowed.append(answers[topic])
+        return allowed
 
     async def broadcast(self, request: Request) -> Response:
-        if self._role(request) is None:
+        caller = self._caller(request)
+        if caller is None:
             return JSONResponse({"message": "Invalid or missing JWT / apikey"}, status_code=401)
         body = await request.body()
         if len(body) > MAX_BROADCAST_BODY:
@@ -194,7 +240,11 @@ class Gateway:
         problem, messages = validate_broadcast(parsed)
         if problem:
             return _unprocessable(problem)
-        if self.on_broadcast is not None:
+        allowed = await self._may_send(caller, messages)
+        messages = [m for m, ok in zip(messages, allowed, strict=True) if ok]
+        if self.realtime is not None:
+            self.realtime.broadcast(messages)
+        if self.on_broadcast is not None and messages:
             try:
                 await self.on_broadcast(messages)
             except ForwardError as exc:
@@ -238,10 +288,8 @@ def validate_broadcast(body: Any) -> tuple[str | None, list[dict[str, Any]]]:
             return f"{where}.payload must be an object", []
         if "private" in message and not isinstance(message["private"], bool):
             return f"{where}.private must be a boolean", []
-        try:
-            topic_to_channel(message["topic"], bool(message.get("private", False)))
-        except InvalidTopic as exc:
-            return f"{where}.topic: {exc} (the local stack delivers through Pusher channels)", []
+        if len(message["topic"]) > MAX_TOPIC_LENGTH:
+            return f"{where}.topic is longer than {MAX_TOPIC_LENGTH} characters", []
         if len(json.dumps(message.get("payload", {}))) > MAX_MESSAGE_PAYLOAD:
             return f"{where}.payload is over {MAX_MESSAGE_PAYLOAD} bytes", []
         messages.append(

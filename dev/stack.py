@@ -36,6 +36,7 @@ from dev.realtime import RealtimeConfig, ServerAddress, serve_in_thread
 from dev.s3 import LocalS3
 from dev.servers import BackgroundServer
 from dev.stripe_api import CREDITS_PRICE, SUBSCRIPTION_PRICE, LocalStripe, local_secret_key
+from dev.supabase_realtime import WEBSOCKET_PATH, SupabaseRealtime
 from dev.vercel import VercelDev
 from dev.voice import VoiceAddress, serve_voice_in_thread
 
@@ -326,7 +327,11 @@ class Stack:
         )
         self.postgrest.start()
 
-        self.gateway = Gateway(postgrest_url=self.postgrest.url, jwt_secret=cfg.jwt_secret)
+        self.gateway = Gateway(
+            postgrest_url=self.postgrest.url,
+            jwt_secret=cfg.jwt_secret,
+            realtime=SupabaseRealtime(jwt_secret=cfg.jwt_secret, dsn=self.pg.dsn),
+        )
         sock = bind_socket(
             cfg.gateway_port, what="Supabase gateway", env_var="SOCKLESS_GATEWAY_PORT"
         )
@@ -475,6 +480,7 @@ class Stack:
             "postgres": self.pg.dsn,
             "postgres_kind": self.pg.kind,
             "realtime": self.realtime.ws_url if self.realtime else None,
+            "supabase_realtime": self.supabase_url.replace("http", "ws", 1) + WEBSOCKET_PATH,
             "realtime_http": self.realtime.http_url if self.realtime else None,
             "pusher_app_id": self.config.pusher_app_id,
             "pusher_key": self.config.pusher_key,
@@ -503,6 +509,7 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
         ("health", info["health"]),
         ("Supabase URL", info["supabase_url"]),
         ("  REST", info["rest"]),
+        ("  Realtime", f"{info['supabase_realtime']}  (supabase-js: createClient(URL, anon key))"),
         ("Postgres", f"{info['postgres']}  ({info['postgres_kind']})"),
         ("Pusher server", f"{info['realtime']}  (HTTP API {info['realtime_http']})"),
         ("  app id / key", f"{info['pusher_app_id']} / {info['pusher_key']}"),

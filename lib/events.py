@@ -24,6 +24,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from lib.errors import BadRequest
+from lib.realtime.topics import topic_of
 
 MAX_NAME_LENGTH = 200
 MAX_EVENT_BYTES = 10_240
@@ -75,8 +76,9 @@ class Channel:
 
     @property
     def topic(self) -> str:
-        """The Supabase Realtime topic: the name without its authorization prefix."""
-        return _split(self.name)[1]
+        """The Supabase Realtime topic (lib.realtime.topics): the name without its
+        authorization prefix, `presence-poker-X` -> `poker-X`."""
+        return topic_of(self.name)
 
     def __str__(self) -> str:
         return self.name

@@ -132,3 +132,30 @@ def test_the_limit_counts_utf8_bytes_of_the_whole_envelope():
     # "é" is 2 bytes: half as many characters already reach the limit
     wide = event({"t": "é" * ((MAX_EVENT_BYTES - overhead) // 2 + 1)})
     assert wide.oversized()
+
+
+@pytest.mark.parametrize(
+    ("channel", "topic"),
+    [
+        (
+            "presence-poker-3f2b8c1e-0000-4000-8000-000000000001",
+            "poker-3f2b8c1e-0000-4000-8000-000000000001",
+        ),
+        ("private-user-42", "user-42"),
+        ("private-encrypted-user-42", "user-42"),
+        ("presence-location-l1", "location-l1"),
+        ("private-location-l1", "location-l1"),
+        ("lobby", "lobby"),
+    ],  # fmt: skip
+)
+def test_every_family_has_one_topic_and_the_topic_maps_back_to_its_events_channel(
+    channel: str, topic: str
+) -> None:
+    from lib.realtime.topics import family_of_topic
+
+    assert Channel(channel).topic == topic
+    family = family_of_topic(topic)
+    if channel.startswith(("private-", "presence-")):
+        assert family is not None
+        events = family.channel(topic)
+        assert Channel(events).topic == topic

@@ -94,8 +94,12 @@ async def test_broadcasts_reach_pusher_js_subscribers_of_the_mapped_channel(stac
     assert (public["event"], public["data"]) == ("hello", {"n": 2})
 
 
-def test_topic_that_cannot_be_a_pusher_channel_is_422_not_dropped(stack: Stack):
-    body = {"messages": [{"topic": "room:1", "event": "e", "payload": {}}]}
+def test_a_supabase_only_topic_is_accepted_and_an_overlong_one_is_422(stack: Stack):
+    """`client:…` topics have no Pusher twin: they go to Supabase Realtime subscribers only
+    (tests/supabase_realtime); a topic Realtime could not carry (over 255 bytes) is 422."""
+    body = {"messages": [{"topic": "client:room-1", "event": "e", "payload": {}}]}
+    assert broadcast(stack, body, key=stack.config.service_role_key).status_code == 202
+    body = {"messages": [{"topic": "r" * 256, "event": "e", "payload": {}}]}
     response = broadcast(stack, body, key=stack.config.service_role_key)
     assert response.status_code == 422
-    assert "room:1" in response.json()["message"]
+    assert "messages[0].topic" in response.json()["message"]

@@ -107,3 +107,40 @@ async def test_pusher_js_signs_in_and_gets_its_user_channel(connect: Connect):
     assert json.loads(signed_in["data"]["user_data"])["id"] == user
     ready = await client.expect("user_channel_ready")
     assert ready["channel"] == f"#server-to-user-{user}"
+
+
+async def test_in_supabase_mode_poker_events_reach_pusher_js_members_on_the_presence_channel(
+    stack: Stack, connect: Connect
+):
+    """The bug: the Supabase publisher sends topic `poker-<id>` (private), and the local
+    gateway used to forward it to `private-poker-<id>`, a channel /api/realtime/auth refuses;
+    it now lands on `presence-poker-<id>` (lib.realtime.topics), where members listen."""
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from lib.events import Channel, Event
+    from lib.realtime.supabase import SupabasePublisher
+
+    member, session = unique("member"), str(uuid.uuid4())
+    with sql(stack) as db:
+        db.execute("insert into public.profiles (id, display_name) values (%s, 'Pia')", [member])
+        db.execute(
+            "insert into public.poker_sessions (id, name, facilitator_id) values (%s, 'P', %s)",
+            [session, member],
+        )
+        db.execute(
+            "insert into public.poker_members (session_id, user_id) values (%s, %s)",
+            [session, member],
+        )
+    client = await connect(member)
+    channel = f"presence-poker-{session}"
+    assert (await client.subscribe(channel))["type"] == "subscribed"
+    async with httpx.AsyncClient() as http:
+        publisher = SupabasePublisher(
+            url=stack.supabase_url, service_role_key=stack.config.service_role_key, http=http
+        )
+        event = Event(1, "votes-revealed", (Channel(channel),), {"n": 1}, datetime.now(UTC))
+        await publisher.publish([event])
+    received = await client.expect("event", channel=channel, event="votes-revealed")
+    assert received["data"]["data"] == {"n": 1}

@@ -239,6 +239,56 @@ def test_presence_extension_is_not_covered(stack: Stack, members: Members):
     assert denied(stack, members.member, insert, topic, topic=topic)
 
 
+def test_every_channel_family_in_the_topics_table_is_checked_here(members: Members):
+    """lib.realtime.topics is the one list of families; a family added there must get its
+    can_access_topic branch (and a line in `topics()` above) before this passes."""
+    from lib.realtime.topics import FAMILIES, family_of_topic
+
+    covered = {family_of_topic(topic) for topic in topics(members)}
+    assert covered == set(FAMILIES)
+
+
+def test_members_track_and_see_presence_on_presence_families_only(stack: Stack, members: Members):
+    """Realtime asks presence questions with probe rows of extension 'presence' (migration
+    20261130900000): members may track and see on poker-/location- topics; nobody else, and
+    nobody on topics without presence."""
+    from lib.realtime.topics import family_of_topic
+
+    insert = (
+        "insert into realtime.messages (topic, extension, private) values (%s, 'presence', true)"
+    )
+    for topic in topics(members):
+        family = family_of_topic(topic)
+        assert family is not None
+        member_may = not denied(stack, members.member, insert, topic, topic=topic)
+        assert member_may is family.presence, topic
+        assert denied(stack, members.outsider, insert, topic, topic=topic), topic
+        assert sees_presence(stack, members.member, topic) is family.presence, topic
+        assert not sees_presence(stack, members.outsider, topic), topic
+
+
+def sees_presence(stack: Stack, user: str, topic: str) -> bool:
+    """Realtime's read probe for presence: a row stored first, then selected as `user`."""
+    assert stack.pg is not None
+    with psycopg.connect(stack.pg.dsn, connect_timeout=10) as conn:
+        try:
+            probe = conn.execute(
+                "insert into realtime.messages (topic, extension, private)"
+                " values (%s, 'presence', true) returning id",
+                [topic],
+            ).fetchone()
+            assert probe is not None
+            claims = json.dumps({"sub": user, "role": "authenticated"})
+            conn.execute("select set_config('request.jwt.claims', %s, true)", [claims])
+            conn.execute("select set_config('realtime.topic', %s, true)", [topic])
+            conn.execute("set local role authenticated")
+            return (
+                count(conn, "select count(*) from realtime.messages where id = %s", probe[0]) == 1
+            )
+        finally:
+            conn.rollback()
+
+
 def count(conn: psycopg.Connection, query: str, *params: object) -> int:
     row = conn.execute(query, list(params)).fetchone()
     assert row is not None

@@ -7,6 +7,8 @@ This module only decides which Pusher channel a topic lands on.
 
 from __future__ import annotations
 
+from lib.realtime.topics import family_of_topic
+
 from .names import SERVER_TO_USER_PREFIX, channel_name_problem
 
 _REALTIME_PREFIX = "realtime:"
@@ -21,7 +23,10 @@ def topic_to_channel(topic: str, private: bool) -> str:
     """Map a Supabase broadcast topic to the Pusher channel its subscribers listen on.
 
     - a public topic keeps its name: `"room-1"` -> `"room-1"`;
-    - a private topic gets the `private-` prefix: `"user-42"` -> `"private-user-42"`;
+    - a private topic of a channel family goes where that family's server events go
+      (lib.realtime.topics): `"user-42"` -> `"private-user-42"`, `"poker-<id>"` ->
+      `"presence-poker-<id>"` (the channel pusher-js members subscribe to);
+    - any other private topic gets the `private-` prefix: `"room-1"` -> `"private-room-1"`;
     - a topic that already names an authorized channel (`private-…`, `presence-…`,
       `private-encrypted-…`) or a `#server-to-user-…` channel is kept as it is,
       so `presence-room-1` stays a presence channel and is never double-prefixed;
@@ -35,7 +40,11 @@ def topic_to_channel(topic: str, private: bool) -> str:
     if not bare:
         raise InvalidTopic(f"topic {topic!r} is empty")
     keep = bare.startswith(_ALREADY_AUTHORIZED) or bare.startswith(SERVER_TO_USER_PREFIX)
-    channel = f"private-{bare}" if private and not keep else bare
+    family = family_of_topic(bare)
+    if private and family is not None:
+        channel = family.channel(bare)
+    else:
+        channel = f"private-{bare}" if private and not keep else bare
     problem = channel_name_problem(channel)
     if problem is not None:
         raise InvalidTopic(f"topic {topic!r} cannot be a Pusher channel: {problem}")

@@ -2,7 +2,8 @@
 
 Core declares the families every app has (lib.core); each feature declares its own in its
 `Feature(channels=...)`, and the app's `ChannelRules` is the union (a prefix claimed twice is
-an error at build time). Families as shipped:
+an error at build time). Families as shipped (their Supabase topics are defined once, in
+lib.realtime.topics, with docs/realtime.md for Supabase-mode clients):
 
     family (Pusher name)                 Supabase topic        who may subscribe    declared by
     private-user-{id}                    user-{id}             that user            core

@@ -145,11 +145,7 @@ def set_contact(
 
 def online(stack: Stack, who: str) -> bool:
     with sql(stack) as conn:
-        row = conn.execute(
-            "select exists (select 1 from public.realtime_presence"
-            " where user_id = %s and present) as online",
-            [who],
-        ).fetchone()
+        row = conn.execute("select private.is_user_online(%s) as online", [who]).fetchone()
     assert row is not None
     return bool(row["online"])
 

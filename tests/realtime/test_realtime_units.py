@@ -188,7 +188,16 @@ def test_socket_ids() -> None:
         ("#server-to-user-42", True, "#server-to-user-42"),
         ("realtime:room-1", False, "room-1"),
         ("realtime:user-42", True, "private-user-42"),
-    ],
+        # channel families (lib.realtime.topics): where their server events go in Pusher mode
+        (
+            "poker-3f2b8c1e-0000-4000-8000-000000000001",
+            True,
+            "presence-poker-3f2b8c1e-0000-4000-8000-000000000001",
+        ),
+        ("location-loc1", True, "private-location-loc1"),
+        ("conversation-c1", True, "private-conversation-c1"),
+        ("poker-1", False, "poker-1"),
+    ],  # fmt: skip
 )
 def test_topic_to_channel(topic: str, private: bool, channel: str) -> None:
     assert topic_to_channel(topic, private) == channel

@@ -6,6 +6,7 @@ recipients who were offline.
                    markRead): validate, rate-limit, one SQL function, commit_events
     models.py      their inputs and outputs
     presence.py    POST /api/webhooks/pusher: signed Pusher webhooks -> who is online
+    heartbeat.py   messaging.heartbeat: the client says it is online (Supabase mode)
     settings.py    MessagingSettings (send rate limit, notification delay and link)
     offline.py     the `notify-offline` cron job: claim, send one notification, finish
     digest.py      the text of that notification (pure)
@@ -22,7 +23,8 @@ Realtime (envelopes as lib.events describes):
                                participants, createdAt}
 
 SQL: migrations 20261121050000_messages (tables, RLS), 050001_realtime_presence,
-050002_message_notifications, 050003_messaging_commands, 20261130000100_webhook_processors.
+050002_message_notifications, 050003_messaging_commands, 20261130000100_webhook_processors,
+20261130900100_realtime_presence_heartbeat.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from lib.cron import Cleanup, CronJob
 from lib.feature import Feature
+from lib.features.messaging.heartbeat import HEARTBEAT
 from lib.features.messaging.presence import PUSHER
 from lib.features.messaging.procedures import PROCEDURES
 from lib.features.messaging.settings import MessagingSettings
@@ -60,7 +63,7 @@ async def _message_notifications(services: Services) -> int:
 FEATURE = Feature(
     name="messaging",
     production_urls=("NOTIFY_APP_URL",),
-    procedures=PROCEDURES,
+    procedures=(*PROCEDURES, HEARTBEAT),
     jobs=(
         CronJob(
             name="notify-offline",
@@ -76,13 +79,14 @@ FEATURE = Feature(
     channels=(ChannelRule("private-conversation-", UUID, member_of("conversation")),),
     webhooks=(PUSHER,),
     settings=MessagingSettings,
-    migration="20261130300200",
+    migration="20261130900100",
     schema=(
         *("messaging_send", "messaging_messages", "messaging_mark_read"),
         *("messaging_conversations", "messaging_create_conversation"),
         *("messaging_notify_claim", "messaging_notify_finish", "messaging_notify_cleanup"),
         "messaging_notify_release",
         *("realtime_presence_cleanup", "messaging_on_pusher_presence"),
+        "realtime_presence_heartbeat",
     ),
     description="Conversations, messages, read receipts, typing, offline notifications.",
 )
