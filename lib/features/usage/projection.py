@@ -104,7 +104,26 @@ class Projection:
     polling: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "realtime_totals": self.realtime_totals()}
+
+    def cheapest(self, provider: str) -> PlanCost | None:
+        for found in self.providers:
+            if found.provider == provider:
+                fitting = [p for p in found.plans if p.fits]
+                return min(fitting, key=lambda p: p.usd_month) if fitting else None
+        return None
+
+    def realtime_totals(self) -> dict[str, float]:
+        """Per realtime provider: its cheapest fitting plan + Vercel's (what polling replaces)."""
+        vercel = self.cheapest("vercel")
+        totals = {}
+        for name in REALTIME:
+            plan = self.cheapest(name)
+            if plan is not None and vercel is not None:
+                totals[f"{name} {plan.plan} + Vercel {vercel.plan}"] = round(
+                    plan.usd_month + vercel.usd_month, 2
+                )
+        return totals
 
 
 def summarize(rows: Iterable[UsageRow]) -> Usage:
@@ -360,29 +379,33 @@ def calls(u: Usage, prices: Prices) -> list[ProviderProjection]:
 
 
 def polling(u: Usage, prices: Prices, *, clients: float | None) -> dict[str, Any]:
+    """The same app polling instead of subscribing: every client asks every `interval_s`
+    while its page is open, on top of the invocations the app makes anyway; no realtime
+    provider to pay."""
     p = prices["polling"]
     month = prices["month_days"]
     n = clients if clients is not None else u.peak_connections
     requests_day = n * p["active_hours_per_day"] * 3600 / p["interval_s"]
     inputs, plans = vercel_cost(
-        requests_day,
-        requests_day * p["duration_ms_per_request"],
+        u.invocations + requests_day,
+        u.invocation_ms + requests_day * p["duration_ms_per_request"],
         prices,
         crons_more_than_daily=False,
     )
-    cheapest = _cheapest(plans)
     return {
         "clients": n,
         "interval_s": p["interval_s"],
         "active_hours_per_day": p["active_hours_per_day"],
         "formula": f"{n:g} clients x {p['active_hours_per_day']} h x 3600 / {p['interval_s']} s"
-        f" = {requests_day:g} requests/day",
-        "invocations_month": requests_day * month,
+        f" = {requests_day:g} requests/day, + {u.invocations:g} the app makes anyway",
+        "requests_day": requests_day,
+        "invocations_month": inputs["invocations_month"],
         "db_reads_month": requests_day * month * p["db_reads_per_request"],
         "vercel": [asdict(plan) for plan in plans],
-        "cheapest": cheapest,
+        "cheapest": _cheapest(plans),
         "usd_month": min((pl.usd_month for pl in plans if pl.fits), default=None),
-        **{k: v for k, v in inputs.items() if k != "invocations_month"},
+        "gb_hours_month": inputs["gb_hours_month"],
+        "cpu_hours_month": inputs["cpu_hours_month"],
     }
 
 

@@ -14,7 +14,8 @@ def render(p: Projection) -> str:
         f"  webhooks {u.webhooks:g}/day (Pusher's own {u.pusher_webhooks:g}),"
         f" invocations {u.invocations:g}/day ({u.invocation_ms:g} ms), cron runs"
         f" {u.cron_runs:g}/day, broker calls {u.broker_calls:g}/day",
-        f"  voice minutes {u.voice_minutes or 0}/day, OpenAI Realtime minutes"
+        f"  voice minutes { ({k: round(v, 2) for k, v in u.voice_minutes.items()}) }/day,"
+        " OpenAI Realtime minutes"
         f" {u.realtime_minutes:g}/day",
         "",
     ]
@@ -29,6 +30,7 @@ def render(p: Projection) -> str:
     lines.append("Free tier at the current growth (least-squares line through daily messages):")
     lines.extend(f"  {name}: {when}" for name, when in p.free_tier.items())
     poll = p.polling
+    realtime = "; ".join(f"{name} ${total:,.2f}/mo" for name, total in p.realtime_totals().items())
     lines += [
         "",
         "Polling instead (what the seeds compare against):",
@@ -36,5 +38,6 @@ def render(p: Projection) -> str:
         f"  invocations/month {poll['invocations_month']:,.0f}, database reads/month"
         f" {poll['db_reads_month']:,.0f}",
         f"  Vercel: cheapest {poll['cheapest']} at ${poll['usd_month'] or 0:,.2f}/mo",
+        f"  Realtime instead: {realtime}",
     ]
     return "\n".join(lines)
