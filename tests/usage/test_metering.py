@@ -5,7 +5,10 @@ cron jobs run through the api; retention removes old days."""
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -18,7 +21,7 @@ from lib.errors import SocklessError
 from lib.features.usage import rollup
 from lib.invocations import InvocationTally
 from lib.web import function
-from tests.support import asgi_client, sql, stack_services, stack_settings
+from tests.support import asgi_client, sql, stack_env, stack_services, stack_settings
 
 
 def a_past_day() -> date:
@@ -205,3 +208,26 @@ def test_cleanup_drops_usage_past_retention_and_keeps_the_rest(stack: Stack):
     assert answer.json()["result"]["deleted"]["usage_daily"] >= 1
     assert usage(stack, old) == {}
     assert usage(stack, recent)
+
+
+def test_make_cost_prints_the_projection_from_the_stacks_usage(stack: Stack):
+    """What `make cost` runs, against the stack's database (its environment, as .env has it)."""
+    day = datetime.now(UTC).date()
+    with sql(stack) as conn:
+        conn.execute(
+            "insert into public.usage_daily (day, provider, metric, dimension, value)"
+            " values (%s, 'pusher', 'deliveries_estimated', '', 1234)"
+            " on conflict (day, provider, metric, dimension) do update set value = 1234",
+            [day],
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "lib.features.usage.cost", "--days", "3", "--clients", "40"],
+        env={**os.environ, **stack_env(stack)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "cheapest that fits" in done.stdout
+    assert "40 clients x" in done.stdout
