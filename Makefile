@@ -15,7 +15,8 @@ help:
 	@echo "make dev    set up and run the local stack (Postgres, PostgREST, gateway, api, crons)"
 	@echo "make test   set up and run the tests (CI runs this)"
 	@echo "make lint   ruff + mypy"
-	@echo "make bench  run the benchmarks, write docs/benchmarks.md figures"
+	@echo "make bench  run the benchmarks, write docs/benchmarks.md figures and docs/img plots"
+	@echo "            (QUICK=1: a smoke run with small counts, docs/ untouched, < 3 min)"
 	@echo "make cost   monthly cost per provider from recorded usage (DAYS=14, reads .env)"
 	@echo "make types  write types/generated/trpc.ts (type-only tRPC AppRouter for front ends)"
 	@echo "make reset  wipe local data (.data/)"
@@ -71,7 +72,7 @@ lint: setup
 	$(PY) -m mypy lib
 
 bench: setup
-	$(PY) -m bench
+	$(PY) -m bench $(if $(QUICK),--quick)
 
 cost: setup
 	$(PY) -c "from dev.env import load_into_environ; load_into_environ(); \
