@@ -16,6 +16,7 @@ import importlib
 import os
 import time
 import traceback
+from pathlib import Path
 
 from bench import plots
 from bench.docs_section import ROOT, replace_section
@@ -42,7 +43,10 @@ def run(bench: Benchmark, *, quick: bool) -> tuple[str, float]:
 
 
 def suite_section(
-    ran: list[tuple[Benchmark, str, float]], load: tuple[float, float], started: str
+    ran: list[tuple[Benchmark, str, float]],
+    load: tuple[float, float],
+    started: str,
+    images: list[Path],
 ) -> str:
     machine = facts()
     lines = [
@@ -60,7 +64,7 @@ def suite_section(
         f"| `bench.{b.module}` | {b.compares} | {status} | {took:.0f} s |"
         for b, status, took in ran
     ]
-    lines += ["", "![latency distributions](img/latency-crm-webhooks.png)"]
+    lines += ["", *(f"![{image.stem}](img/{image.name})" for image in images)]
     return "\n".join(lines)
 
 
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ran = [(b, *run(b, quick=args.quick)) for b in selected]
     images = plots.latency(QUICK_IMAGES if args.quick else IMAGES)
     print("plotted " + ", ".join(str(p) for p in images), flush=True)
-    text = suite_section(ran, (load_before, os.getloadavg()[0]), started)
+    text = suite_section(ran, (load_before, os.getloadavg()[0]), started, images)
     print(text)
     if not args.quick and not args.names:
         print(f"wrote {replace_section('suite', text)}")

@@ -319,8 +319,31 @@ def table(results: list[tuple[Seed, dict[str, Any], dict[str, Any]]], scale: flo
         "Vercel with no realtime provider. Recorded, not driven: webhook deliveries, function "
         "invocations, calls (module docstring). Typing indicators (client events, which Pusher "
         "also counts) are not modelled. Claims are quoted from issue 16.",
+        "",
+        "Against the free tiers (computed from the rows above):",
+        "",
+        *(f"- {verdict(seed, found['projection'])}" for seed, _, found in results),
     ]
     return "\n".join(lines)
+
+
+def verdict(seed: Seed, p: projection.Projection) -> str:
+    """Which free-tier limit a seed's day stays inside or breaks, from the projection."""
+    plans = prices.load()["pusher"]["plans"]
+    free = plans[0]
+    pusher = next(x for x in p.providers if x.provider == "pusher")
+    messages, peak = pusher.inputs["messages_day"], pusher.inputs["peak_connections"]
+    said = (
+        f"{seed.name}: {messages:,.0f} Pusher messages/day vs {free['name']}'s "
+        f"{free['messages_day']:,}; {peak:,.0f} concurrent connections vs its "
+        f"{free['connections']:,}"
+    )
+    if seed.call_minutes:
+        fly = p.cheapest("fly")
+        calls = next(x for x in p.providers if x.provider == "fly").inputs["peak_calls"]
+        said += f"; {calls:g} concurrent calls need {fly.plan if fly else 'more than one machine'}"
+        said += f" (${fly.usd_month:,.2f}/mo)" if fly else ""
+    return said + "."
 
 
 def main(argv: list[str] | None = None) -> None:
