@@ -6,6 +6,7 @@ as worker/server.py's GET /health does)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -127,3 +128,34 @@ async def test_usage_projection_reads_usage_daily_and_shows_the_formulas(
     assert data["projection"]["usage"]["publishes"] >= 40000
     assert "cheapest that fits" in data["text"]
     assert "Polling instead" in data["text"]
+
+
+async def test_an_operator_subscribed_with_pusher_js_receives_system_health(
+    stack: Stack, connect: Any
+):
+    """End to end: official pusher-js joins presence-ops-{operator} through our auth endpoint;
+    the local server's member_added webhook marks the operator present; the cron's run
+    publishes through the real Pusher publisher; the event reaches the browser client."""
+    operator = f"op{uuid.uuid4().hex[:8]}"
+    client = await connect(operator)
+    channel = health.OPS_CHANNEL_PREFIX + operator
+    assert (await client.subscribe(channel))["type"] == "subscribed"
+    async with asyncio.timeout(15):
+        while True:  # the presence webhook arrives asynchronously
+            with sql(stack) as conn:
+                row = conn.execute(
+                    "select present from public.realtime_presence where user_id = %s"
+                    " and channel = %s",
+                    [operator, channel],
+                ).fetchone()
+            if row and row[0]:
+                break
+            await asyncio.sleep(0.2)
+    services = stack_services(stack, ADMIN_USER_IDS=operator)
+    assert (await health.watch(services))["watching"] == 1
+    event = await client.expect("event", channel=channel, event="system-health")
+    assert {"outbox", "webhooks", "cron", "bridge"} <= event["data"]["data"].keys()
+
+    stranger = await connect(f"x{uuid.uuid4().hex[:8]}")
+    refused = await stranger.subscribe(channel)
+    assert refused["type"] == "subscription_error"
