@@ -30,7 +30,12 @@ def save_samples(name: str, title: str, series: dict[str, Sequence[float]]) -> P
     """Keep a benchmark's latency samples ({label: ms values}) for the distribution plots."""
     SAMPLES.mkdir(parents=True, exist_ok=True)
     path = SAMPLES / f"{name}.json"
-    body = {"title": title, "date": DATE, "series": {k: list(v) for k, v in series.items()}}
+    body = {
+        "title": title,
+        "date": DATE,
+        "load": LOAD[0],
+        "series": {k: list(v) for k, v in series.items()},
+    }
     path.write_text(json.dumps(body))
     return path
 

@@ -34,7 +34,8 @@ def latency(out_dir: Path, samples: Path = SAMPLES) -> list[Path]:
         ax.set_xscale("log")
         ax.set_xlabel("latency (ms, log scale)")
         ax.set_ylabel("fraction of events at or below")
-        ax.set_title(f"{found['title']} ({found['date']})")
+        load = f", load {found['load']:.1f}" if "load" in found else ""
+        ax.set_title(f"{found['title']} ({found['date']}{load})", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         path = out_dir / f"latency-{source.stem}.png"
