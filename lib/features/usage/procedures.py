@@ -10,13 +10,16 @@ ops.health        query  -> {health, alerts}: outbox, publish error rate, webhoo
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from lib.errors import Forbidden
 from lib.features.usage import health, prices, projection, report, rollup
 from lib.rpc.procedure import Context, Procedure
+
+if TYPE_CHECKING:
+    from lib.services import Services
 
 
 def require_admin(ctx: Context) -> None:
@@ -42,7 +45,7 @@ class HealthOutput(BaseModel):
     alerts: list[str]
 
 
-async def project(services: Any, input: ProjectionInput) -> projection.Projection:
+async def project(services: Services, input: ProjectionInput) -> projection.Projection:
     since = services.now().date() - timedelta(days=input.days - 1)
     rows = await rollup.usage_rows(services.db, since=since)
     return projection.project(
