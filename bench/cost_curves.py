@@ -15,8 +15,7 @@ from datetime import date
 
 from bench import plots
 from bench.docs_section import DATE, ROOT, replace_section
-from bench.workloads import SEEDS, Seed
-from lib.features.usage import prices
+from bench.workloads import SEEDS, Seed, polling_prices
 from lib.features.usage.projection import Projection, UsageRow, project
 
 USERS = (10, 30, 100, 300, 1_000, 3_000, 10_000)
@@ -44,9 +43,7 @@ def usage_for(seed: Seed, users: int) -> list[UsageRow]:
 
 
 def point(seed: Seed, users: int) -> Projection:
-    price_list = dict(prices.load())
-    price_list["polling"] = {**price_list["polling"], "active_hours_per_day": seed.polling_hours}
-    return project(usage_for(seed, users), price_list, polling_clients=users)
+    return project(usage_for(seed, users), polling_prices(seed), polling_clients=users)
 
 
 def curves(seed: Seed) -> dict[str, list[tuple[int, float]]]:
@@ -66,13 +63,12 @@ def curves(seed: Seed) -> dict[str, list[tuple[int, float]]]:
 
 
 def section(all_curves: dict[str, dict[str, list[tuple[int, float]]]], image: str) -> str:
-    interval = prices.load()["polling"]["interval_s"]
     lines = [
         "## Monthly cost vs users: realtime providers vs polling (computed)",
         "",
         f"date {DATE}; prices.json as read on the dates it names; each seed's day "
-        f"(bench.workloads) scaled per concurrent user; polling every {interval} s while the "
-        "page is open.",
+        "(bench.workloads) scaled per concurrent user; polling at the seed's interval "
+        "(bench.workloads.polling_prices) while the page is open.",
         "",
         f"![monthly cost vs users]({image})",
         "",

@@ -11,7 +11,8 @@
 --                         subscribers its channel has now: present members of a presence
 --                         channel, 1 for an online user's own channel, else 1)
 --       realtime_presence <provider> peak_connections (users present now; the day keeps its
---                         highest hourly sample)
+--                         highest sample: public.usage_peak_sample, also run every minute by
+--                         the `ops-health` cron)
 --       webhook_events    <webhook provider> webhooks / <status>
 --       cron_runs         vercel cron_runs / <job>, cron_failures / <job>
 --       trading_sync_logs <broker> api_calls (each on-demand sync makes 4 broker GETs:
@@ -54,6 +55,30 @@ immutable
 set search_path = ''
 as $$
   select p_metric not in ('invocations', 'invocation_ms', 'invocation_max_ms', 'peak_connections')
+$$;
+
+-- Users present now (realtime_presence); today's peak_connections keeps the highest sample.
+-- Called by every usage_rollup of today and by the `ops-health` cron each minute.
+create or replace function public.usage_peak_sample(p_provider text)
+returns integer
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  v_now integer;
+begin
+  if p_provider is null or p_provider !~ '^[a-z][a-z0-9_-]{0,39}$' then
+    raise exception 'usage_peak_sample needs a provider name' using errcode = '22023';
+  end if;
+  select count(distinct p.user_id) into v_now from public.realtime_presence p where p.present;
+  insert into public.usage_daily as u (day, provider, metric, dimension, value)
+  values ((now() at time zone 'UTC')::date, p_provider, 'peak_connections', '', v_now)
+  on conflict (day, provider, metric, dimension)
+    do update set value = greatest(u.value, excluded.value), updated_at = now();
+  return v_now;
+end
 $$;
 
 create or replace function public.usage_rollup(
@@ -117,12 +142,8 @@ begin
       coalesce((select sum(events * subscribers) from per_channel), 0)::double precision
   ) m(metric, value);
 
-  select count(distinct p.user_id) into v_peak from public.realtime_presence p where p.present;
   if p_day = (now() at time zone 'UTC')::date then
-    insert into public.usage_daily as u (day, provider, metric, dimension, value)
-    values (p_day, p_realtime_provider, 'peak_connections', '', v_peak)
-    on conflict (day, provider, metric, dimension)
-      do update set value = greatest(u.value, excluded.value), updated_at = now();
+    v_peak := public.usage_peak_sample(p_realtime_provider);
   end if;
 
   insert into public.usage_daily (day, provider, metric, dimension, value)
@@ -251,10 +272,12 @@ end
 $$;
 
 revoke execute on function private.usage_rolled_up_metric(text) from public, anon, authenticated;
+revoke execute on function public.usage_peak_sample(text) from public, anon, authenticated;
 revoke execute on function public.usage_rollup(date, text, integer) from public, anon, authenticated;
 revoke execute on function public.usage_invocations_add(jsonb) from public, anon, authenticated;
 revoke execute on function public.usage_daily_list(date) from public, anon, authenticated;
 revoke execute on function public.usage_daily_cleanup(integer) from public, anon, authenticated;
+grant execute on function public.usage_peak_sample(text) to service_role;
 grant execute on function public.usage_rollup(date, text, integer) to service_role;
 grant execute on function public.usage_invocations_add(jsonb) to service_role;
 grant execute on function public.usage_daily_list(date) to service_role;

@@ -98,6 +98,13 @@ async def test_the_cron_sends_system_health_only_to_operators_watching(stack: St
     )
     result = await health.watch(services)
     assert result["watching"] == 1
+    with sql(stack) as conn:
+        [(peak,)] = conn.execute(
+            "select value from public.usage_daily where day = (now() at time zone 'UTC')::date"
+            " and metric = 'peak_connections' and provider = %s",
+            [services.settings.realtime_provider],
+        ).fetchall()
+    assert peak >= 1, "each minute's run samples today's peak connections"
     events = publisher.on(health.OPS_CHANNEL_PREFIX + watching)
     assert [e.type for e in events][:1] == ["system-health"]
     assert {"outbox", "cron", "bridge"} <= events[0].data.keys()

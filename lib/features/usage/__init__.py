@@ -44,6 +44,7 @@ FEATURE = Feature(
     migration="20261130920100",
     schema=(
         *("usage_daily", "usage_rollup", "usage_daily_list", "usage_daily_cleanup"),
+        "usage_peak_sample",
         *("ops_health", "ops_health_publish"),
     ),
     description="Usage metering, monthly cost projection per provider, live ops health.",

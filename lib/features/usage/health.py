@@ -2,7 +2,8 @@
 
     gather(services)   -> Health (public.ops_health + the bridge's GET /health)
     alerts(health)     -> what crosses a THRESHOLDS line, as short sentences
-    watch(services)    the `ops-health` cron (every minute): when an operator
+    watch(services)    the `ops-health` cron (every minute): samples today's peak connections
+                       into usage_daily (one query); when an operator
                        (ADMIN_USER_IDS) is present on their `presence-ops-{id}` channel, a
                        `system-health` event there, and `system-alert` when alerts fire
 
@@ -100,7 +101,8 @@ def alerts(health: dict[str, Any], limits: Thresholds = THRESHOLDS) -> list[str]
 
 
 async def watch(services: Services) -> dict[str, Any]:
-    """The `ops-health` cron."""
+    """The `ops-health` cron; it also samples today's peak connections (usage_daily)."""
+    await services.db.rpc("usage_peak_sample", p_provider=services.settings.realtime_provider)
     health = await gather(services)
     admins = services.settings.admin_user_ids
     watching = sorted(u for u in health.pop("watchers", []) if u in admins)

@@ -1,8 +1,10 @@
 """The `usage-rollup` cron: yesterday and today, recomputed from the records, into usage_daily.
 
-It runs hourly (not daily) for two reasons: peak connections can only be sampled (the day
-keeps its highest sample), and re-running yesterday once more after midnight picks up what
-arrived late. Each run is idempotent (public.usage_rollup replaces the day's figures).
+It runs hourly (not daily): re-running yesterday once more after midnight picks up what
+arrived late, and today's figures stay fresh for `make cost`. Peak connections can only be
+sampled (public.usage_peak_sample: the day keeps its highest); the rollup samples, and so
+does the `ops-health` cron every minute. Each run is idempotent (public.usage_rollup
+replaces the day's figures).
 """
 
 from __future__ import annotations
