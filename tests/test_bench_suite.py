@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 from bench.docs_section import MACHINE
@@ -46,3 +47,10 @@ def test_the_machine_is_read_from_this_system():
     assert f"{os.cpu_count()} cores" in MACHINE
     assert str(machine["cpu"]) in MACHINE and machine["cpu"]
     assert isinstance(machine["memory_gib"], float) and machine["memory_gib"] > 0
+
+
+def test_every_plot_the_readme_and_benchmarks_embed_exists():
+    root = BENCH.parent
+    for doc, base in ((root / "README.md", root), (root / "docs" / "benchmarks.md", root / "docs")):
+        for target in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", doc.read_text()):
+            assert (base / target).is_file(), f"{doc.name} embeds {target}, which is missing"
