@@ -30,7 +30,7 @@ class Benchmark:
 
 # fmt: off
 BENCHMARKS = [
-    Benchmark("cold_start", "lazy imports vs top-level SDK imports", "--repeat 3"),
+    Benchmark("cold_start", "lazy imports vs top-level SDK imports", "--repeat 2"),
     Benchmark("outbox_publish", "batch publisher vs trigger per event", "--events 200 --repeat 1"),
     Benchmark("outbox_latency", "write -> event: Pusher vs Supabase", "--writes 50"),
     Benchmark("webhook_ingest", "our ingest vs a naive handler", "--events 50 --concurrency 10 --repeat 1"),  # noqa: E501
@@ -39,7 +39,7 @@ BENCHMARKS = [
     Benchmark("trading_sync", "sync + cache vs 10 s polling", "--samples 10"),
     Benchmark("billing_checkout", "Stripe checkout -> event at the buyer", "--purchases 30"),
     Benchmark("trpc_batch", "one batched tRPC request vs 10 calls", "--iterations 10"),
-    Benchmark("realtime_report", "fan-out, idle memory, batch throughput", "--repeat 1",
+    Benchmark("realtime_report", "fan-out, idle memory, batch throughput", "--repeat 1 --smoke",
               full="--write", writes_by_default=False),
     Benchmark("bridge", "voice bridge by concurrent calls", "--levels 1,10 --coalesced '' --seconds 2 --repeat 1"),  # noqa: E501
     Benchmark("workloads", "each seed's day: providers vs polling", "--scale 0.2"),
