@@ -36,7 +36,7 @@ BENCHMARKS = [
     Benchmark("webhook_ingest", "our ingest vs a naive handler", "--events 50 --concurrency 10 --repeat 1"),  # noqa: E501
     Benchmark("crm_webhooks", "HighLevel webhook -> event: push vs polling", "--events 50"),
     Benchmark("poker_vote", "poker.vote -> event vs -> response", "--votes 50 --voters 5"),
-    Benchmark("trading_sync", "sync + cache vs 10 s polling", "--samples 10"),
+    Benchmark("trading_sync", "sync + cache vs 10 s polling", "--samples 10 --scenarios 1"),
     Benchmark("billing_checkout", "Stripe checkout -> event at the buyer", "--purchases 30"),
     Benchmark("trpc_batch", "one batched tRPC request vs 10 calls", "--iterations 10"),
     Benchmark("realtime_report", "fan-out, idle memory, batch throughput", "--repeat 1 --smoke",
