@@ -78,15 +78,16 @@ def section(all_curves: dict[str, dict[str, list[tuple[int, float]]]], image: st
         lines += [
             f"**{title}** (USD/month)",
             "",
-            "| users | " + " | ".join(labels) + " |",
-            "|---" * (len(labels) + 1) + "|",
+            "| users | " + " | ".join(labels) + " | polling / cheapest realtime |",
+            "|---" * (len(labels) + 2) + "|",
         ]
-        for i, users in enumerate(USERS):
-            cells = [
-                f"{by_line[label][i][1]:,.2f}" if i < len(by_line[label]) else "-"
-                for label in labels
-            ]
-            lines.append(f"| {users:,} | " + " | ".join(cells) + " |")
+        for users in USERS:
+            costs = {label: dict(by_line[label]).get(users) for label in labels}
+            cells = [f"{c:,.2f}" if c is not None else "-" for c in costs.values()]
+            realtime = [c for label, c in costs.items() if c and not label.startswith("polling")]
+            poll = costs.get("polling (Vercel)")
+            share = f"{poll / min(realtime):.1f}x" if poll and realtime else "-"
+            lines.append(f"| {users:,} | " + " | ".join(cells) + f" | {share} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -299,8 +299,9 @@ def table(results: list[tuple[Seed, dict[str, Any], dict[str, Any]]], scale: flo
         "public.usage_rollup and the projection (lib/features/usage, prices.json)",
         "",
         "| seed | stated load | the seed's claim | Pusher msg/day | Pusher | Supabase | Ably "
-        "| Vercel | polling instead (Vercel) | bridge (Fly) | played in |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Vercel | polling instead (Vercel) | polling / Pusher + Vercel | bridge (Fly) "
+        "| played in |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for seed, drove, found in results:
         p: projection.Projection = found["projection"]
@@ -319,7 +320,7 @@ def table(results: list[tuple[Seed, dict[str, Any], dict[str, Any]]], scale: flo
         lines.append(
             f"| {seed.name} | {seed.load} | {seed.claim} | "
             f"{pusher.inputs['messages_day']:,.0f} | {cell('pusher')} | {cell('supabase')} | "
-            f"{cell('ably')} | {cell('vercel')} | {polling} | "
+            f"{cell('ably')} | {cell('vercel')} | {polling} | {ratio(p, seed)} | "
             f"{cell('fly') if seed.call_minutes else '-'} | {drove['seconds']:.1f} s |"
         )
     lines += [
@@ -339,6 +340,14 @@ def table(results: list[tuple[Seed, dict[str, Any], dict[str, Any]]], scale: flo
         *(f"- {verdict(seed, found['projection'])}" for seed, _, found in results),
     ]
     return "\n".join(lines)
+
+
+def ratio(p: projection.Projection, seed: Seed) -> str:
+    """Polling's monthly cost over the realtime design's (Pusher's cheapest + Vercel's)."""
+    pusher, vercel, poll = p.cheapest("pusher"), p.cheapest("vercel"), p.polling["usd_month"]
+    if not seed.polling_clients or pusher is None or vercel is None or poll is None:
+        return "-"
+    return f"{poll / (pusher.usd_month + vercel.usd_month):.1f}x"
 
 
 def verdict(seed: Seed, p: projection.Projection) -> str:
