@@ -299,7 +299,7 @@ def table(results: list[tuple[Seed, dict[str, Any], dict[str, Any]]], scale: flo
         "public.usage_rollup and the projection (lib/features/usage, prices.json)",
         "",
         "| seed | stated load | the seed's claim | Pusher msg/day | Pusher | Supabase | Ably "
-        "| Vercel | polling instead (Vercel) | polling / Pusher + Vercel | bridge (Fly) "
+        "| Vercel | polling instead (Vercel) | polling / cheapest realtime | bridge (Fly) "
         "| played in |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -343,11 +343,12 @@ def table(results: list[tuple[Seed, dict[str, Any], dict[str, Any]]], scale: flo
 
 
 def ratio(p: projection.Projection, seed: Seed) -> str:
-    """Polling's monthly cost over the realtime design's (Pusher's cheapest + Vercel's)."""
-    pusher, vercel, poll = p.cheapest("pusher"), p.cheapest("vercel"), p.polling["usd_month"]
-    if not seed.polling_clients or pusher is None or vercel is None or poll is None:
+    """Polling's monthly cost over the cheapest realtime design (a provider + Vercel)."""
+    totals = p.realtime_totals()
+    poll = p.polling["usd_month"]
+    if not seed.polling_clients or not totals or poll is None:
         return "-"
-    return f"{poll / (pusher.usd_month + vercel.usd_month):.1f}x"
+    return f"{poll / min(totals.values()):.1f}x"
 
 
 def verdict(seed: Seed, p: projection.Projection) -> str:

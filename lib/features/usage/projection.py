@@ -292,10 +292,12 @@ def calls(u: Usage, prices: Prices) -> list[ProviderProjection]:
     return out
 
 
-def polling(u: Usage, prices: Prices, *, clients: float | None) -> dict[str, Any]:
+def polling(
+    u: Usage, prices: Prices, *, clients: float | None, crons_more_than_daily: bool
+) -> dict[str, Any]:
     """The same app polling instead of subscribing: every client asks every `interval_s`
-    while its page is open, on top of the invocations the app makes anyway; no realtime
-    provider to pay."""
+    while its page is open, on top of the invocations (and crons) the app has anyway; no
+    realtime provider to pay."""
     p = prices["polling"]
     month = prices["month_days"]
     n = clients if clients is not None else u.peak_connections
@@ -304,7 +306,7 @@ def polling(u: Usage, prices: Prices, *, clients: float | None) -> dict[str, Any
         u.invocations + requests_day,
         u.invocation_ms + requests_day * p["duration_ms_per_request"],
         prices,
-        crons_more_than_daily=False,
+        crons_more_than_daily=crons_more_than_daily,
     )
     return {
         "clients": n,
@@ -357,4 +359,9 @@ def project(
             prices["supabase"]["plans"][0]["messages_month"] / month,
         ),
     }
-    return Projection(u, providers, free_tier, polling(u, prices, clients=polling_clients))
+    return Projection(
+        u,
+        providers,
+        free_tier,
+        polling(u, prices, clients=polling_clients, crons_more_than_daily=crons_more_than_daily),
+    )
