@@ -128,6 +128,11 @@ async def test_usage_projection_reads_usage_daily_and_shows_the_formulas(
     services = stack_services(stack, ADMIN_USER_IDS=operator)
     refused = await query(services, "usage.projection", "someone-else", token, {"days": 7})
     assert refused["error"]["data"]["code"] == "FORBIDDEN"
+    async with asgi_client(trpc_app(BUNDLE.router, services=services)) as rpc:
+        anonymous = (await rpc.get("/api/trpc/usage.projection")).json()
+    assert anonymous["error"]["data"]["code"] == "UNAUTHORIZED"
+    extra = await query(services, "usage.projection", operator, token, {"days": 7, "x": 1})
+    assert extra["error"]["data"]["code"] == "BAD_REQUEST"
     bad = await query(services, "usage.projection", operator, token, {"days": 0})
     assert bad["error"]["data"]["code"] == "BAD_REQUEST"
     answer = await query(services, "usage.projection", operator, token, {"days": 1})
