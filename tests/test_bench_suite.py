@@ -54,3 +54,26 @@ def test_every_plot_the_readme_and_benchmarks_embed_exists():
     for doc, base in ((root / "README.md", root), (root / "docs" / "benchmarks.md", root / "docs")):
         for target in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", doc.read_text()):
             assert (base / target).is_file(), f"{doc.name} embeds {target}, which is missing"
+
+
+def test_the_suite_section_names_the_machine_the_load_and_every_outcome(tmp_path: Path):
+    from bench.__main__ import suite_section
+
+    ran = [(BENCHMARKS[0], "ok", 12.3), (BENCHMARKS[1], "failed: OSError: port taken", 1.0)]
+    image = tmp_path / "latency-x.png"
+    text = suite_section(ran, (1.5, 2.25), "2026-12-01 10:00 UTC", [image])
+    machine = facts()
+    assert f"CPU {machine['cpu']}, {machine['cores']} cores" in text
+    assert "1.50 before and 2.25 after" in text
+    assert f"| `bench.{BENCHMARKS[0].module}` | {BENCHMARKS[0].compares} | ok | 12 s |" in text
+    assert "failed: OSError: port taken" in text
+    assert "![latency-x](img/latency-x.png)" in text
+
+
+def test_a_quick_run_of_one_benchmark_through_the_suite_leaves_docs_alone():
+    from bench.__main__ import main
+
+    docs = BENCH.parent / "docs"
+    before = {p: p.stat().st_mtime_ns for p in docs.rglob("*") if p.is_file()}
+    assert main(["--quick", "cost_curves"]) == 0
+    assert before == {p: p.stat().st_mtime_ns for p in docs.rglob("*") if p.is_file()}
