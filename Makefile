@@ -9,13 +9,15 @@ PYTHON ?= $(shell for p in python3.12 python3 python; do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then \
 	    command -v $$p; break; fi; done)
 
-.PHONY: help setup dev test test-audio lint typecheck bench types reset clean check-tools build-ApiFunction
+.PHONY: help setup dev test test-audio lint typecheck bench cost types reset clean check-tools build-ApiFunction
 
 help:
 	@echo "make dev    set up and run the local stack (Postgres, PostgREST, gateway, api, crons)"
 	@echo "make test   set up and run the tests (CI runs this)"
 	@echo "make lint   ruff + mypy"
-	@echo "make bench  run the benchmarks, write docs/benchmarks.md figures"
+	@echo "make bench  run the benchmarks, write docs/benchmarks.md figures and docs/img plots"
+	@echo "            (QUICK=1: a smoke run with small counts, docs/ untouched, < 3 min)"
+	@echo "make cost   monthly cost per provider from recorded usage (DAYS=14, reads .env)"
 	@echo "make types  write types/generated/trpc.ts (type-only tRPC AppRouter for front ends)"
 	@echo "make reset  wipe local data (.data/)"
 	@echo "make clean  reset + remove .venv and node_modules"
@@ -70,7 +72,11 @@ lint: setup
 	$(PY) -m mypy lib aws
 
 bench: setup
-	$(PY) -m bench
+	$(PY) -m bench $(if $(QUICK),--quick)
+
+cost: setup
+	$(PY) -c "from dev.env import load_into_environ; load_into_environ(); \
+	  from lib.features.usage.cost import main; raise SystemExit(main(['--days', '$(or $(DAYS),14)']))"
 
 types: setup
 	$(PY) -m lib.rpc.typescript --out types/generated/trpc.ts

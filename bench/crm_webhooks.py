@@ -46,7 +46,15 @@ import httpx
 import psycopg
 from websockets.asyncio.client import connect
 
-from bench.docs_section import DATE, MACHINE, ROOT, note_load, percentile, replace_section
+from bench.docs_section import (
+    DATE,
+    MACHINE,
+    ROOT,
+    note_load,
+    percentile,
+    replace_section,
+    save_samples,
+)
 from bench.realtime_support import server_process
 from dev.ghl_api import signed, signing_key
 from dev.ports import bind_socket
@@ -385,6 +393,15 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(config.data_dir, ignore_errors=True)
     text = section(figures, args.events, args.in_flight, load_avg)
     print(text)
+    if not args.no_write:  # a smoke run's few samples would mislabel the plots
+        save_samples(
+            "crm-webhooks",
+            "HighLevel webhook -> event: push vs polling",
+            {
+                "push (ours)": figures["timings"]["push"],
+                "polling (seed)": figures["timings"]["poll"],
+            },
+        )
     if not args.no_write:
         print(f"wrote {replace_section('crm-webhooks', text)}")
 

@@ -4,18 +4,40 @@ other sections alone (appended the first time)."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.machine import describe
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
-MACHINE = "2 cores, 24 GiB, Debian 12"
+MACHINE = describe()
+"""Read from the system when the benchmark runs (bench.machine)."""
 DATE = datetime.date.today().isoformat()
 """The day the figures are measured (today)."""
 LOAD = [os.getloadavg()[0]]
 """The 1-minute load average when the benchmark started (set again by each main())."""
+
+
+SAMPLES = ROOT / ".data" / "bench" / "samples"
+"""Raw latency samples a benchmark leaves for bench.plots (one JSON file per benchmark)."""
+
+
+def save_samples(name: str, title: str, series: dict[str, Sequence[float]]) -> Path:
+    """Keep a benchmark's latency samples ({label: ms values}) for the distribution plots."""
+    SAMPLES.mkdir(parents=True, exist_ok=True)
+    path = SAMPLES / f"{name}.json"
+    body = {
+        "title": title,
+        "date": DATE,
+        "load": LOAD[0],
+        "series": {k: list(v) for k, v in series.items()},
+    }
+    path.write_text(json.dumps(body))
+    return path
 
 
 def note_load() -> None:

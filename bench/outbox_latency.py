@@ -24,7 +24,16 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
-from bench.docs_section import DATE, LOAD, MACHINE, median, note_load, percentile, replace_section
+from bench.docs_section import (
+    DATE,
+    LOAD,
+    MACHINE,
+    median,
+    note_load,
+    percentile,
+    replace_section,
+    save_samples,
+)
 from dev.stack import Stack, StackConfig
 from dev.token import user_token
 from lib.config import load_settings
@@ -193,6 +202,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{provider}: p50 {percentile(total, 50):.1f} ms, p99 {percentile(total, 99):.1f}")
     text = section(results, args.writes, overhead)
     print(text)
+    if not args.no_write:  # a smoke run's few samples would mislabel the plots
+        save_samples(
+            "outbox-latency",
+            "write -> event at the subscriber, by provider",
+            {provider: figures["total_ms"] for provider, figures in results.items()},
+        )
     if not args.no_write:
         print(f"wrote {replace_section('outbox-latency', text)}")
 

@@ -90,7 +90,7 @@ def _section(results: dict[str, list[dict[str, Any]]], repeat: int, load: float)
         f"{' (the machine is shared)' if load >= 1 else ''}"
     )
     lines = [START, ""]
-    for bench in BENCHES:
+    for bench in [b for b in (*BENCHES, *SMOKE) if b.title in results]:
         runs = results[bench.title]
         lines += [
             f"## {bench.title}",
@@ -109,6 +109,19 @@ def _section(results: dict[str, list[dict[str, Any]]], repeat: int, load: float)
     return "\n".join(lines) + "\n"
 
 
+SMOKE = [
+    Bench("smoke: fan-out to 100", lambda: realtime_fanout.run(100, 5), BENCHES[0].metrics, ""),
+    Bench("smoke: 300 idle", lambda: realtime_idle_memory.run(300), BENCHES[1].metrics, ""),
+    Bench(
+        "smoke: batch throughput",
+        lambda: realtime_batch_throughput.run(2.0, 2),
+        BENCHES[2].metrics,
+        "",
+    ),
+]
+"""`make bench QUICK=1`: the same benchmarks at loads small enough for a smoke run."""
+
+
 def _write(section: str) -> None:
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     if START in text and END in text:
@@ -125,10 +138,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny loads, to check the benchmarks run (no --write)"
+    )
     args = parser.parse_args(argv)
+    if args.smoke and args.write:
+        parser.error("--smoke figures are not the documented loads; drop --write")
     load_at_start = os.getloadavg()[0]
     results: dict[str, list[dict[str, Any]]] = {}
-    for bench in BENCHES:
+    for bench in SMOKE if args.smoke else BENCHES:
         results[bench.title] = []
         for n in range(args.repeat):
             result = asyncio.run(bench.run())

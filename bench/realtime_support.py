@@ -8,7 +8,6 @@ import base64
 import contextlib
 import json
 import os
-import platform
 import resource
 import select
 import signal
@@ -233,11 +232,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def machine() -> str:
-    """E.g. `2 cores, 24 GiB, Debian 12`."""
-    kib = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
-    release: dict[str, str] = {}
-    for line in Path("/etc/os-release").read_text().splitlines():
-        key, _, value = line.partition("=")
-        release[key] = value.strip('"')
-    system = f"{release.get('NAME', platform.system()).split()[0]} {release.get('VERSION_ID', '')}"
-    return f"{os.cpu_count()} cores, {round(kib / 2**20)} GiB, {system.strip()}"
+    """The machine, read from the system (bench.machine)."""
+    from bench.machine import describe
+
+    return describe()

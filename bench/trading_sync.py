@@ -195,7 +195,7 @@ async def latencies(
     return figures
 
 
-async def measure(stack: Stack, samples: int) -> dict[str, Any]:
+async def measure(stack: Stack, samples: int, scenarios: int = len(SCENARIOS)) -> dict[str, Any]:
     assert stack.brokers is not None
     user, key = f"bench-trader-{secrets.token_hex(4)}", f"PKBENCH{secrets.token_hex(6)}"
     account = stack.brokers.account("alpaca", key)
@@ -210,7 +210,10 @@ async def measure(stack: Stack, samples: int) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=WAIT) as http:
         dashboard = Dashboard(stack, http, user)
         connection = await dashboard.connect(key)
-        hours = [(s, await dashboard_hour(stack, dashboard, connection, s)) for s in SCENARIOS]
+        hours = [
+            (s, await dashboard_hour(stack, dashboard, connection, s))
+            for s in SCENARIOS[:scenarios]
+        ]
         polling = await polling_hour(stack, http, key)
         timing = await latencies(stack, dashboard, connection, samples)
     return {"hours": hours, "polling": polling, "timing": timing}
@@ -267,6 +270,9 @@ def section(figures: dict[str, Any], samples: int) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument(
+        "--scenarios", type=int, default=len(SCENARIOS), help="the first N dashboard-hours"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     args = parser.parse_args(argv)
     note_load()
@@ -278,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     stack = Stack(config).start()
     try:
-        figures = asyncio.run(measure(stack, args.samples))
+        figures = asyncio.run(measure(stack, args.samples, args.scenarios))
     finally:
         stack.stop()
         shutil.rmtree(config.data_dir, ignore_errors=True)

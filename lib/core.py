@@ -103,7 +103,7 @@ CORE = Feature(
     ),
     channels=(*USER_RULES, *LOCATION_RULES),
     webhooks=(CLERK,),
-    migration="20261130900000",
+    migration="20261130920000",
     schema=(
         *("health_check", "health_schema", "can_subscribe", "rate_limit_hit"),
         *("cache_get", "cache_put", "cache_delete", "cache_expire"),
@@ -112,6 +112,7 @@ CORE = Feature(
         *("outbox_cleanup", "webhook_ingest_many", "webhook_replay", "webhook_retry_due"),
         *("webhook_events_list", "webhook_events_cleanup"),
         *("profiles_on_clerk_user", "profiles_on_clerk_user_deleted"),
+        "usage_invocations_add",
     ),
     description="Realtime core: history, the outbox relay, webhooks, user provisioning.",
 )

@@ -7,7 +7,8 @@
   `SocklessError` by its status and anything unexpected to a 500 that leaks no stack trace
   outside development (a refused environment, ConfigurationError, is a 500 naming the
   variable, never with a trace);
-- writes one JSON log line per request to stdout (what Vercel collects);
+- writes one JSON log line per request to stdout (what Vercel collects), and counts it in
+  the app's invocation tally, flushed to `usage_daily` at most once a minute (lib.invocations);
 - applies the CORS policy of `CORS_ALLOWED_ORIGINS` (lib.cors): answers preflights and adds
   the CORS headers to every response, errors included. Blank: nothing changes.
 
@@ -38,6 +39,7 @@ import lib.realtime
 from lib.config import Settings
 from lib.cors import Cors, RawHeaders, add_headers, is_preflight
 from lib.errors import MethodNotAllowed, SocklessError
+from lib.invocations import Flush, InvocationTally
 from lib.services import Services, ServicesSource, once
 
 Handler = Callable[[Request, Services], Awaitable[Response | Mapping[str, Any] | list[Any]]]
@@ -112,10 +114,13 @@ class RequestContext:
         *,
         config: Callable[[], Settings],
         methods: Collection[str] = (),
+        flush: Flush | None = None,
     ) -> None:
         self.app = app
         self.config = config
         self.methods = tuple(methods)
+        self.flush = flush
+        self.tally = InvocationTally()
         _configure_logging()
 
     def _cors(self) -> Cors | None:
@@ -177,6 +182,7 @@ class RequestContext:
                     wrapped.details = {"exception": repr(exc), "trace": traceback.format_exc()}
             await error_response(wrapped, rid)(scope, receive, send_with_id)
         finally:
+            ms = round((time.perf_counter() - started) * 1000, 2)
             log.info(
                 "request",
                 extra={
@@ -185,10 +191,21 @@ class RequestContext:
                         "method": scope.get("method"),
                         "path": scope.get("path"),
                         "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "ms": ms,
                     }
                 },
             )
+            self.tally.record(str(scope.get("path", "")), ms)
+        await self._flush_tally()
+
+    async def _flush_tally(self) -> None:
+        """After the response: the invocation tally, when a minute has passed (never raises)."""
+        if self.flush is None:
+            return
+        try:
+            await self.tally.flush_if_due(self.flush)
+        except Exception as exc:
+            log.warning("invocation tally not flushed: %s", exc)
 
 
 def function(
@@ -223,8 +240,11 @@ def function(
         response = result if isinstance(result, Response) else json_response(result)
         await response(scope, receive, send)
 
+    async def flush(rows: list[dict[str, Any]]) -> object:
+        return await get_services().db.rpc("usage_invocations_add", p_rows=rows)
+
     methods = allowed if cors_methods is None else cors_methods
-    return RequestContext(app, config=lambda: get_services().settings, methods=methods)
+    return RequestContext(app, config=lambda: get_services().settings, methods=methods, flush=flush)
 
 
 async def close_clients() -> None:

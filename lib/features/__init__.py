@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from lib.core import CORE
 from lib.feature import Bundle
-from lib.features import billing, calls, crm, messaging, poker, trading
+from lib.features import billing, calls, crm, messaging, poker, trading, usage
 from lib.services import Services
 
 FEATURES = (
@@ -25,6 +25,7 @@ FEATURES = (
     crm.FEATURE,
     billing.FEATURE,
     trading.FEATURE,
+    usage.FEATURE,
 )
 
 BUNDLE = Bundle(*FEATURES)
