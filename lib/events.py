@@ -200,3 +200,33 @@ class Event:
 
     def oversized(self, *, limit: int = MAX_EVENT_BYTES) -> bool:
         return len(encode(self.envelope()).encode()) > limit
+
+
+@dataclass(frozen=True, slots=True)
+class EventFamily:
+    """The events one feature publishes on a channel family, as data: what `make types`
+    turns into the client's typed handlers (`subscribe("presence-poker-…", {vote: e => …})`).
+
+        EventFamily("presence-poker-{sessionId}", {"vote": VoteCast, ...})
+
+    `channel` is the family's name pattern in Pusher form (the part before `{` is its prefix);
+    `events` maps each kebab-case event name to the pydantic model of its envelope `data`.
+    Client events (`client-typing`) are listed the same way: their data comes from clients.
+    Two features may declare events on one family (`private-user-`); one event name declared
+    twice on a family is a union of both models.
+    """
+
+    channel: str
+    events: Mapping[str, type[Any]]
+
+    @property
+    def prefix(self) -> str:
+        return self.channel.split("{", 1)[0]
+
+    def __post_init__(self) -> None:
+        if not self.prefix or "}" not in self.channel:
+            raise ValueError(f"event family {self.channel!r}: write it as 'prefix-{{id}}'")
+        for name in self.events:
+            problem = event_problem(name)
+            if problem:
+                raise InvalidEvent(f"{self.channel}: invalid event {name!r}: {problem}")

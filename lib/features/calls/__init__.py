@@ -16,11 +16,13 @@ private-user-{owner} in the same transaction.
 """
 
 from lib.feature import Feature
+from lib.features.calls.events import FAMILIES
 from lib.features.calls.procedures import PROCEDURES
 from lib.features.calls.settings import CallsSettings
 from lib.features.calls.webhooks import INCOMING, STATUS
 
 FEATURE = Feature(
+    events=FAMILIES,
     name="calls",
     production_urls=("BRIDGE_URL",),
     procedures=PROCEDURES,

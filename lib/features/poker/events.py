@@ -23,6 +23,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lib.events import EventFamily
 from lib.features.poker.models import Member, Stats, TaskStatus
 
 
@@ -172,3 +173,19 @@ EVENT_TYPES = (
 def channel(session_id: UUID | str) -> str:
     """The session's presence channel (members only: lib.realtime.channels)."""
     return f"presence-poker-{session_id}"
+
+
+FAMILY = EventFamily(
+    "presence-poker-{sessionId}",
+    {
+        "member-joined": MemberJoined,
+        "member-left": MemberLeft,
+        "task-added": TaskAdded,
+        "task-started": TaskStarted,
+        "vote": VoteCast,
+        "votes-revealed": VotesRevealed,
+        "task-finalized": TaskFinalized,
+        "session-ended": SessionEnded,
+    },
+)
+"""The poker channel's events for `make types` (the same names as EVENT_TYPES)."""
