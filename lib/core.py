@@ -103,7 +103,7 @@ CORE = Feature(
     ),
     channels=(*USER_RULES, *LOCATION_RULES),
     webhooks=(CLERK,),
-    migration="20261130400000",
+    migration="20261130910000",
     schema=(
         *("health_check", "health_schema", "can_subscribe", "rate_limit_hit"),
         *("cache_get", "cache_put", "cache_delete", "cache_expire"),

@@ -2,7 +2,12 @@
 
 Envelope (the data of a Pusher event / the payload of a Supabase broadcast):
 
-    {"id": "<outbox id>", "type": "<kebab-case name>", "at": "<ISO-8601>", "data": {...}}
+    {"id": "<outbox id>", "type": "<kebab-case name>", "at": "<ISO-8601>", "data": {...},
+     "prev": "<id of the previous event on this channel>"}
+
+`prev` (absent when there is none, or for events not from the outbox) lets a client detect a
+gap: an event whose prev is not the last id it delivered means it missed one (migration
+20261130910000_outbox_prev); ids themselves are global, so never contiguous on a channel.
 
 An envelope over `MAX_EVENT_BYTES` (Pusher's 10 KB data limit) is published as a reference
 instead, `{"id", "type", "at", "ref": {"channel", "after", "url"}}`: the client fetches the
@@ -133,6 +138,8 @@ class Event:
     channels: tuple[Channel, ...]
     data: Mapping[str, Any]
     at: datetime
+    prev: int | None = None
+    """The previous event on the channel (outbox events), for clients' gap detection."""
 
     def __post_init__(self) -> None:
         problem = event_problem(self.type)
@@ -151,6 +158,7 @@ class Event:
                 channels=(Channel(str(row["channel"])),),
                 data=dict(row.get("data") or {}),
                 at=datetime.fromisoformat(str(row["at"])),
+                prev=None if row.get("prev") is None else int(row["prev"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidEvent(f"not an outbox event: {exc}") from exc
@@ -162,28 +170,36 @@ class Event:
 
     def envelope(self) -> dict[str, Any]:
         """The full envelope, whatever its size (the history endpoint returns this)."""
-        return {
+        envelope = {
             "id": str(self.id),
             "type": self.type,
             "at": format_at(self.at),
             "data": dict(self.data),
         }
+        return self._with_prev(envelope)
+
+    def _with_prev(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        if self.prev is not None:
+            envelope["prev"] = str(self.prev)
+        return envelope
 
     def reference(self, channel: Channel | None = None) -> dict[str, Any]:
         """A small stand-in for an oversized envelope, pointing at where to fetch it."""
         channel = channel or self.channel
         after = self.id - 1
         query = urlencode({"channel": channel.name, "after": after, "limit": 1})
-        return {
-            "id": str(self.id),
-            "type": self.type,
-            "at": format_at(self.at),
-            "ref": {
-                "channel": channel.name,
-                "after": str(after),
-                "url": f"{HISTORY_PATH}?{query}",
-            },
-        }
+        return self._with_prev(
+            {
+                "id": str(self.id),
+                "type": self.type,
+                "at": format_at(self.at),
+                "ref": {
+                    "channel": channel.name,
+                    "after": str(after),
+                    "url": f"{HISTORY_PATH}?{query}",
+                },
+            }
+        )
 
     def published(
         self, channel: Channel | None = None, *, limit: int = MAX_EVENT_BYTES

@@ -313,11 +313,14 @@ export interface ChannelEnvelope<T extends string = string, D = unknown> {
   type: T;
   at: string;
   data: D;
+  /** The previous event on this channel (absent: none known); a gap if not the last seen. */
+  prev?: string;
 }
 export interface EventRef {
   id: string;
   type: string;
   at: string;
+  prev?: string;
   ref: { channel: string; after: string; url: string };
 }
 """

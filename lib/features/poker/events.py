@@ -103,6 +103,8 @@ class Envelope(BaseModel):
 
     id: str
     at: datetime
+    prev: str | None = None
+    """The previous event on the channel (lib.events)."""
 
 
 class MemberJoinedEvent(Envelope):
