@@ -75,3 +75,17 @@ $$;
 
 revoke execute on function public.outbox_enqueue(text, text, jsonb) from public, anon, authenticated;
 grant execute on function public.outbox_enqueue(text, text, jsonb) to service_role;
+
+-- Where a new subscriber starts: the newest event id on a channel (0 when none), so a client
+-- that subscribes "from now" still has a position to catch up from after a disconnect.
+create or replace function public.outbox_latest(p_channel text)
+returns bigint
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(max(o.id), 0) from public.outbox o where o.channel = p_channel
+$$;
+
+revoke execute on function public.outbox_latest(text) from public, anon, authenticated;
+grant execute on function public.outbox_latest(text) to service_role;
