@@ -30,8 +30,9 @@ export interface HistoryPage {
   more: boolean;
 }
 
-/** Channel-name prefix -> (event name -> data): the generated `ChannelEvents`. */
-export type EventMap = { [prefix: string]: { [event: string]: unknown } };
+/** Channel-name prefix -> (event name -> data): the generated `ChannelEvents` (an
+ * interface, so no index signature: any object type fits). */
+export type EventMap = object;
 
 /** The events of channel `C` under map `M`: the family whose prefix `C` starts with. */
 export type EventsFor<M extends EventMap, C extends string> = {
