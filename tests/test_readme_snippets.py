@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 GENERATED = ROOT / "types" / "generated"
 SNIPPETS = ROOT / "tests" / "js" / "readme"
+REQUIRE_SHIM = (
+    "import { createRequire } from 'module'; const require = createRequire(import.meta.url);"
+)
 SNIPPET = re.compile(r"^```ts\n(.*?)^```", re.S | re.M)
 
 
@@ -118,7 +121,7 @@ def run_snippet(
             f"--alias:@/lib/sockless=./{(directory / 'lib' / 'sockless.ts').relative_to(ROOT)}",
             "--alias:@sockless/client=./client/src/index.ts",
             # pusher-js's node build needs require(); esbuild's ESM output has none
-            "--banner:js=import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+            f"--banner:js={REQUIRE_SHIM}",
             f"--outfile={bundle}",
         ],
         cwd=ROOT,
@@ -154,9 +157,7 @@ def calls(lines: list[dict[str, Any]], name: str) -> list[list[Any]]:
 
 def grant_credit(stack: Stack, who: str) -> None:
     with sql(stack) as db:
-        db.execute(
-            "select public.credit_grant(%s, 1, 'test-grant', %s)", [who, uuid.uuid4().hex]
-        )
+        db.execute("select public.credit_grant(%s, 1, 'test-grant', %s)", [who, uuid.uuid4().hex])
 
 
 def test_the_poker_snippet_runs_a_round_against_the_local_stack(stack, checked_dir):
@@ -183,7 +184,11 @@ def test_the_chat_snippet_sends_optimistically_and_reads_against_the_local_stack
     profiles(stack, who, other)
 
     lines = run_snippet(
-        stack, checked_dir, "messaging.createConversation", user=who, other=other,
+        stack,
+        checked_dir,
+        "messaging.createConversation",
+        user=who,
+        other=other,
         until="setReadPosition",
     )
 
