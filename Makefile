@@ -9,14 +9,15 @@ PYTHON ?= $(shell for p in python3.12 python3 python; do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then \
 	    command -v $$p; break; fi; done)
 
-.PHONY: help setup dev test test-audio lint typecheck bench types reset clean check-tools
+.PHONY: help setup dev test test-audio test-browser demo lint typecheck bench types reset clean check-tools
 
 help:
 	@echo "make dev    set up and run the local stack (Postgres, PostgREST, gateway, api, crons)"
 	@echo "make test   set up and run the tests (CI runs this)"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  run the benchmarks, write docs/benchmarks.md figures"
-	@echo "make types  write types/generated/trpc.ts (type-only tRPC AppRouter for front ends)"
+	@echo "make types  write types/generated/api.ts + trpc.ts (types, events, AppRouter for front ends)"
+	@echo "make demo   bundle the demo app (demo/ on client/) into public/app.js"
 	@echo "make reset  wipe local data (.data/)"
 	@echo "make clean  reset + remove .venv and node_modules"
 
@@ -46,10 +47,13 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
-dev: setup
+dev: setup demo
 	$(PY) -m dev.stack
 
-test: setup test-audio
+demo: node_modules/.installed
+	node demo/build.mjs
+
+test: setup test-audio test-browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy lib
 	$(PY) -m pytest
@@ -62,6 +66,19 @@ test-audio:
 	  apt-get install -y -qq espeak-ng sox >/dev/null 2>&1 \
 	    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq espeak-ng sox >/dev/null 2>&1; } \
 	    || echo "espeak-ng/sox not installed: the call tests use generated audio"; \
+	fi
+
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; as root (CI)
+# this installs it, otherwise it says how. The tests fail, never skip, without it.
+test-browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 \
+	      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
+	      || echo "could not install chromium: the browser tests (tests/browser) will fail"; \
+	  else \
+	    echo "Chromium is missing: run 'sudo apt-get install chromium' (tests/browser need /usr/bin/chromium)"; \
+	  fi; \
 	fi
 
 lint: setup
