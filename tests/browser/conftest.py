@@ -24,7 +24,11 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 
 @pytest.fixture(scope="session")
 def demo_bundle() -> None:
-    """public/app.js from demo/ and client/ (what `make demo` runs)."""
+    """public/app.js from demo/ and client/ (what `make demo` runs), and Chromium present."""
+    assert CHROMIUM.exists(), (
+        "the browser tests need Debian's Chromium at /usr/bin/chromium: "
+        "`apt-get install chromium` (make test installs it when run as root)"
+    )
     done = subprocess.run(
         ["node", "demo/build.mjs"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
@@ -33,10 +37,6 @@ def demo_bundle() -> None:
 
 @pytest.fixture(scope="session")
 async def browser(demo_bundle: None) -> AsyncIterator[Browser]:
-    assert CHROMIUM.exists(), (
-        "the browser tests need Debian's Chromium at /usr/bin/chromium: "
-        "`apt-get install chromium` (make test installs it when run as root)"
-    )
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]

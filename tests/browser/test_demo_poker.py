@@ -3,9 +3,13 @@ the reveal shows every value and the statistics in both."""
 
 from __future__ import annotations
 
-from playwright.async_api import expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.browser.conftest import grant, new_user
+
+
+def card(page: Page, value: str) -> Locator:
+    return page.get_by_role("group", name="Your card").get_by_role("button", name=value, exact=True)
 
 
 async def test_two_players_vote_and_reveal(stack, signed_in):
@@ -19,15 +23,16 @@ async def test_two_players_vote_and_reveal(stack, signed_in):
     assert session_id
 
     guest = await signed_in(player, page=f"poker/{session_id}")
-    await expect(host.get_by_role("list", name="Members online").get_by_label(player)).to_be_visible()
+    online = host.get_by_role("list", name="Members online")
+    await expect(online.get_by_label(player)).to_be_visible()
     await host.get_by_role("button", name="Start voting").click()
-    await guest.get_by_role("group", name="Your card").get_by_role("button", name="5", exact=True).click()
+    await card(guest, "5").click()
 
     # the host sees that the player voted, never which card
     voted = host.locator(f'.votes li[data-user="{player}"]')
     await expect(voted.get_by_role("img", name="voted, card hidden")).to_be_visible()
     await expect(voted).not_to_contain_text("5")
-    await host.get_by_role("group", name="Your card").get_by_role("button", name="3", exact=True).click()
+    await card(host, "3").click()
     await host.get_by_role("button", name="Reveal").click()
 
     for page in (host, guest):
