@@ -268,7 +268,7 @@ async function conversationView(root: HTMLElement, conversationId: string): Prom
     const seenBy = (id: number) => [...reads].filter(([user, last]) => user !== me && last >= id).map(([user]) => user);
     const last = sorted.at(-1);
     $('#messages', root).innerHTML =
-      sorted.map((m) => `<li data-id="${m.id}" data-status="sent"><strong>${escape(m.senderId)}</strong>: ${escape(m.body)}${m === last && seenBy(m.id).length ? ` <span class="muted" id="receipt">✓ Seen by ${escape(seenBy(m.id).join(', '))}</span>` : ''}</li>`).join('') +
+      sorted.map((m) => `<li data-id="${m.id}" data-status="sent"><strong>${escape(m.senderId)}</strong>: ${escape(m.body)}${m === last && m.senderId === me && seenBy(m.id).length ? ` <span class="muted" id="receipt">✓ Seen by ${escape(seenBy(m.id).join(', '))}</span>` : ''}</li>`).join('') +
       pending.map((p) => `<li data-status="${p.status}"><strong>${escape(me)}</strong>: ${escape((p.input as { body: string }).body)} <span class="muted">${p.status === 'failed' ? 'failed — <button class="secondary retry" data-client="' + escape(p.clientId) + '">Retry</button>' : p.status}</span></li>`).join('');
     for (const button of root.querySelectorAll<HTMLButtonElement>('.retry')) {
       button.addEventListener('click', () => pending.find((p) => p.clientId === button.dataset.client)?.retry());

@@ -44,7 +44,8 @@ export const session = {
   async token(): Promise<string | null> {
     const stored = load();
     if (!stored) return null;
-    if (stored.dev && stored.expiresAt - Date.now() / 1000 < REFRESH_BEFORE_S) {
+    const margin = Math.min(REFRESH_BEFORE_S, stored.ttl / 3);
+    if (stored.dev && stored.expiresAt - Date.now() / 1000 < margin) {
       return (await mint(stored.sub, stored.ttl)).token;
     }
     return stored.token;

@@ -2,7 +2,7 @@
  * The realtime handle: subscriptions over one transport, each with its Feed (feed.ts), and
  * the connection state a badge shows. Catch-up runs on every (re)subscription the transport
  * reports (a reconnect resubscribes), when the tab becomes visible again and when the
- * browser comes back online.
+ * browser comes back online (going offline drops the connection at once).
  */
 import { Feed, type History } from './feed.js';
 import type { Transport, TransportSubscription } from './transport.js';
@@ -76,8 +76,20 @@ export class Realtime<M extends EventMap> {
     }
     const win = (globalThis as { window?: Window }).window;
     if (win?.addEventListener) {
-      win.addEventListener('online', again);
-      this.detach.push(() => win.removeEventListener('online', again));
+      // The browser knows first: a socket can look open for a pong timeout (~30 s) after
+      // the network went away. Offline -> drop it now; online -> connect, resubscribe and
+      // catch up (every subscription hears `subscribed` again).
+      const offline = () => this.disconnect();
+      const online = () => {
+        this.connect();
+        again();
+      };
+      win.addEventListener('offline', offline);
+      win.addEventListener('online', online);
+      this.detach.push(() => {
+        win.removeEventListener('offline', offline);
+        win.removeEventListener('online', online);
+      });
     }
   }
 
@@ -145,6 +157,7 @@ export class Realtime<M extends EventMap> {
       },
       async trigger(event, data) {
         await started;
+        await feed.ready; // Pusher drops client events on a channel not yet subscribed
         if (!link) throw new Error(`not subscribed to ${channel}`);
         await link.trigger(event, data);
       },

@@ -90,7 +90,8 @@ def grant(stack: Stack, who: str, credits: int = 5) -> None:
         db.execute(
             "insert into public.profiles (id) values (%s) on conflict (id) do nothing", [who]
         )
-        db.execute(
-            "select public.credit_grant(%s, %s, 'test-grant', %s)",
-            [who, credits, uuid.uuid4().hex],
-        )
+        if credits:
+            db.execute(
+                "select public.credit_grant(%s, %s, 'test-grant', %s)",
+                [who, credits, uuid.uuid4().hex],
+            )
