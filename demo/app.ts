@@ -90,7 +90,8 @@ const PAGES: Record<string, (main: HTMLElement) => Promise<void>> = {
 
 function route(): void {
   for (const undo of cleanup.splice(0)) undo();
-  const [name = 'poker', arg] = location.hash.slice(1).split('/');
+  const fallback = new URLSearchParams(location.search).has('checkout') ? 'billing' : 'poker'; // back from Stripe
+  const [name = fallback, arg] = (location.hash.slice(1) || fallback).split('/');
   const page = PAGES[name] ?? pokerPage;
   for (const link of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
     if (link.getAttribute('href') === `#${name}`) link.setAttribute('aria-current', 'page');
@@ -355,8 +356,10 @@ async function crmPage(main: HTMLElement): Promise<void> {
     'appointment-reminder': (reminder) => add(`In ${reminder.startsIn} min: ${reminder.title ?? 'appointment'}`),
     'contact-activity': (activity) => add(`Contact ${activity.type.replace('_', ' ')}: ${activity.contact.name ?? ''}`),
     'payment-failed': (failed) => add(`Payment failed: ${failed.customerName ?? ''}`),
-  });
+  }, { error: (error) => console.warn('crm feed', error) });
   cleanup.push(() => channel.unsubscribe());
+  await channel.ready;
+  feed.dataset.live = 'true'; // subscribed and caught up: nothing from here on is missed
 }
 
 async function positionsPage(main: HTMLElement): Promise<void> {

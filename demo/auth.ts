@@ -19,7 +19,7 @@ const REFRESH_BEFORE_S = 10;
 
 function load(): Stored | null {
   try {
-    return JSON.parse(sessionStorage.getItem(KEY) ?? 'null') as Stored | null;
+    return JSON.parse(localStorage.getItem(KEY) ?? 'null') as Stored | null;
   } catch {
     return null;
   }
@@ -34,7 +34,7 @@ async function mint(sub: string, ttl: number): Promise<Stored> {
   if (!response.ok) throw new Error(`no local token (${response.status}): sign in with a pasted token`);
   const body = (await response.json()) as { token: string; expiresAt: number };
   const stored = { sub, token: body.token, expiresAt: body.expiresAt, ttl, dev: true };
-  sessionStorage.setItem(KEY, JSON.stringify(stored));
+  localStorage.setItem(KEY, JSON.stringify(stored));
   return stored;
 }
 
@@ -51,7 +51,7 @@ export const session = {
     return stored.token;
   },
   signOut(): void {
-    sessionStorage.removeItem(KEY);
+    localStorage.removeItem(KEY);
   },
 };
 
@@ -89,7 +89,7 @@ export function signInPage(main: HTMLElement, done: () => void): void {
       $('#signin-error', main).textContent = 'That is not a JWT.';
       return;
     }
-    sessionStorage.setItem(KEY, JSON.stringify({ sub, token, expiresAt: 0, ttl: 0, dev: false }));
+    localStorage.setItem(KEY, JSON.stringify({ sub, token, expiresAt: 0, ttl: 0, dev: false }));
     $('#signin-error', main).textContent = `Signed in as ${escape(sub)}.`;
     done();
   });

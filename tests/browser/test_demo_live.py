@@ -1,0 +1,65 @@
+"""Billing and the CRM feed in a real browser: buying credits through the local Stripe
+checkout page updates the balance live in another open tab; a HighLevel webhook sent by the
+test shows up as a toast in the location's live feed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from playwright.async_api import expect
+
+from tests.browser.conftest import grant, new_user
+from tests.crm.crm_support import contact_create, new_id
+
+
+async def test_buying_credits_updates_the_balance_live(stack, signed_in):
+    who = new_user()
+    grant(stack, who, 2)
+    watching = await signed_in(who, page="billing")
+    await expect(watching.locator("#balance")).to_have_text(re.compile(r"^\d+$"))
+    before = int(await watching.locator("#balance").text_content() or "")
+    after = str(before + 10)  # one pack: CREDITS_PER_PACK
+
+    buying = await watching.context.new_page()
+    await buying.goto("/#billing")
+    await buying.get_by_role("button", name="Buy a credit pack").click()
+    await buying.get_by_role("button", name="Pay", exact=True).click()  # the local Stripe page
+    await expect(buying.get_by_role("status").filter(has_text="Payment received")).to_be_visible()
+
+    await expect(watching.locator("#balance")).to_have_text(after)  # live: billing-updated
+    await expect(buying.locator("#balance")).to_have_text(after)
+
+
+async def test_a_crm_webhook_shows_up_as_a_toast_in_the_location_feed(stack, signed_in, ghl, place):
+    page = await signed_in(place.rep, page=f"crm/{place.location}")
+    await page.locator("#feed[data-live=true]").wait_for()
+
+    await ghl.send(
+        contact_create(
+            place.location, new_id("ct"), assigned_to=place.rep, source="Website Form - Quote"
+        )
+    )
+
+    toast = page.get_by_role("log", name="Notifications").get_by_text("New lead")
+    await expect(toast).to_be_visible()
+    await expect(page.locator("#activity li").first).to_contain_text("New lead")
+
+
+def test_the_demo_app_type_checks_against_the_generated_types() -> None:
+    """demo/ is bundled by esbuild, which does not type-check: tsc --strict does, here."""
+    root = Path(__file__).resolve().parents[2]
+    made = subprocess.run(
+        [sys.executable, "-m", "lib.rpc.typescript"], cwd=root, capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr
+    checked = subprocess.run(
+        [str(root / "node_modules" / ".bin" / "tsc"), "-p", "demo"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
