@@ -8,7 +8,7 @@ import asyncio
 
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import SignIn, grant, new_user
+from tests.browser.conftest import ARTIFACTS, SignIn, grant, new_user
 
 
 async def open_conversation(stack, signed_in: SignIn, *, ttl: int | None = None):
@@ -46,6 +46,8 @@ async def test_typing_unread_badge_and_read_receipts(stack, signed_in):
     await theirs.get_by_label("Message").press_sequentially("typing…", delay=20)
     await expect(mine.locator("#typing")).to_have_text(f"{bob} is typing…")
     await expect(theirs.locator("#typing")).to_have_text("")  # never echoed to the typist
+    (ARTIFACTS / "pages").mkdir(parents=True, exist_ok=True)
+    await mine.screenshot(path=str(ARTIFACTS / "pages" / "chat-conversation.png"))
 
 
 async def test_offline_context_gets_exactly_the_missed_messages_once_in_order(stack, signed_in):

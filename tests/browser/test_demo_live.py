@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from tests.browser.conftest import grant, new_user
+from tests.browser.conftest import ARTIFACTS, grant, new_user
 from tests.crm.crm_support import contact_create, new_id
 
 
@@ -31,6 +31,8 @@ async def test_buying_credits_updates_the_balance_live(stack, signed_in):
 
     await expect(watching.locator("#balance")).to_have_text(after)  # live: billing-updated
     await expect(buying.locator("#balance")).to_have_text(after)
+    (ARTIFACTS / "pages").mkdir(parents=True, exist_ok=True)
+    await buying.screenshot(path=str(ARTIFACTS / "pages" / "billing-paid.png"))
 
 
 async def test_a_crm_webhook_shows_up_as_a_toast_in_the_location_feed(stack, signed_in, ghl, place):
@@ -46,6 +48,8 @@ async def test_a_crm_webhook_shows_up_as_a_toast_in_the_location_feed(stack, sig
     toast = page.get_by_role("log", name="Notifications").get_by_text("New lead")
     await expect(toast).to_be_visible()
     await expect(page.locator("#activity li").first).to_contain_text("New lead")
+    (ARTIFACTS / "pages").mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "pages" / "crm-lead.png"))
 
 
 def test_the_demo_app_type_checks_against_the_generated_types() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import Locator, Page, expect
 
-from tests.browser.conftest import grant, new_user
+from tests.browser.conftest import ARTIFACTS, grant, new_user
 
 
 def card(page: Page, value: str) -> Locator:
@@ -39,6 +39,8 @@ async def test_two_players_vote_and_reveal(stack, signed_in):
         await expect(page.locator(f'.votes li[data-user="{player}"] strong')).to_have_text("5")
         await expect(page.locator(f'.votes li[data-user="{facilitator}"] strong')).to_have_text("3")
         await expect(page.locator("#stats")).to_contain_text("Average 4")
+    (ARTIFACTS / "pages").mkdir(parents=True, exist_ok=True)
+    await host.screenshot(path=str(ARTIFACTS / "pages" / "poker-revealed.png"))
     await host.get_by_label("Estimate").select_option("5")
     await host.get_by_role("button", name="Finalize").click()
     await expect(guest.get_by_role("list").filter(has_text="estimate 5")).to_be_visible()
