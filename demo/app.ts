@@ -3,7 +3,7 @@
 // up after a disconnect or a hidden tab. No framework: small render functions over the DOM.
 import { createSockless, type Pending, type Sockless, type Subscription } from '@sockless/client';
 
-import type { AppRouter, ChannelEvents, PokerSession, UserChannelEvents } from '../types/generated/trpc';
+import type { AppRouter, ChannelEvents, PokerSession, TradingPosition, UserChannelEvents } from '../types/generated/trpc';
 import { session as auth, signInPage } from './auth';
 import { escape, $, toast } from './dom';
 
@@ -26,6 +26,9 @@ const USER_EVENTS: UserEvent[] = [
 
 let app: App;
 let me = '';
+/** The user's channel is subscribed and caught up: a page that registers its listeners, then
+ * awaits this, then queries its snapshot misses nothing in between. */
+let userReady: Promise<void> = Promise.resolve();
 const listeners = new Map<UserEvent, Set<(data: never) => void>>();
 let cleanup: Array<() => void> = [];
 
@@ -74,7 +77,7 @@ async function start(): Promise<void> {
       for (const listener of listeners.get(event) ?? []) listener(data);
     };
   }
-  app.realtime.subscribe(`private-user-${me}`, handlers);
+  userReady = app.realtime.subscribe(`private-user-${me}`, handlers).ready;
   window.addEventListener('hashchange', route);
   route();
 }
@@ -99,6 +102,7 @@ function route(): void {
   }
   const main = $('#main');
   main.dataset.arg = arg ?? '';
+  delete main.dataset.live;
   page(main).then(
     () => main.focus(),
     (error: unknown) => {
@@ -363,8 +367,19 @@ async function crmPage(main: HTMLElement): Promise<void> {
 }
 
 async function positionsPage(main: HTMLElement): Promise<void> {
+  const rows = new Map<string, TradingPosition>();
+  onUser('position-update', ({ position }) => {
+    rows.set(`${position.connectionId}:${position.symbol}`, position);
+    if (main.dataset.live) render();
+    toast(`${position.symbol}: ${position.qty}`);
+  });
+  await userReady;
   const { positions } = await app.trpc.trading.positions.query({});
-  const rows = new Map(positions.map((p) => [`${p.connectionId}:${p.symbol}`, p]));
+  for (const p of positions) {
+    const key = `${p.connectionId}:${p.symbol}`;
+    const newer = rows.get(key);
+    if (!newer || newer.updatedAt < p.updatedAt) rows.set(key, p);
+  }
   const render = () => {
     $('#positions', main).innerHTML = [...rows.values()]
       .map((p) => `<tr><th scope="row">${escape(p.symbol)}</th><td>${p.qty}</td><td>${p.avgPrice ?? '—'}</td><td>${p.marketValue ?? '—'}</td><td>${p.unrealizedPl ?? '—'}</td></tr>`)
@@ -374,11 +389,7 @@ async function positionsPage(main: HTMLElement): Promise<void> {
     <thead><tr><th scope="col">Symbol</th><th scope="col">Qty</th><th scope="col">Avg price</th><th scope="col">Market value</th><th scope="col">Unrealized P/L</th></tr></thead>
     <tbody id="positions"></tbody></table>`;
   render();
-  onUser('position-update', ({ position }) => {
-    rows.set(`${position.connectionId}:${position.symbol}`, position);
-    render();
-    toast(`${position.symbol}: ${position.qty}`);
-  });
+  main.dataset.live = 'true';
 }
 
 async function billingPage(main: HTMLElement): Promise<void> {

@@ -1,6 +1,7 @@
-"""Billing and the CRM feed in a real browser: buying credits through the local Stripe
-checkout page updates the balance live in another open tab; a HighLevel webhook sent by the
-test shows up as a toast in the location's live feed."""
+"""Billing, the CRM feed and the positions ticker in a real browser: buying credits through
+the local Stripe checkout page updates the balance live in another open tab; a HighLevel
+webhook sent by the test shows up as a toast in the location's live feed; a signed broker
+push moves the ticker."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from playwright.async_api import expect
 
 from tests.browser.conftest import ARTIFACTS, grant, new_user
 from tests.crm.crm_support import contact_create, new_id
+from tests.messaging.messaging_support import Trpc
+from tests.trading.trading_support import connect, position, push
 
 
 async def test_buying_credits_updates_the_balance_live(stack, signed_in):
@@ -67,3 +70,19 @@ def test_the_demo_app_type_checks_against_the_generated_types() -> None:
         timeout=180,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+async def test_a_broker_push_moves_the_positions_ticker(stack, signed_in, http, token):
+    who = new_user()
+    grant(stack, who, 0)
+    api = Trpc(http, f"{stack.api_url}/api/trpc", token(who))
+    trader = await connect(stack, api, who)
+    page = await signed_in(who, page="positions")
+    await page.locator("#main[data-live=true]").wait_for()
+
+    pushed = await push(http, trader, {"id": "p-1", "positions": [position("AAPL", 10, 190.25)]})
+    assert pushed.status_code == 200
+
+    row = page.get_by_role("table", name="Open positions").get_by_role("row", name="AAPL")
+    await expect(row).to_contain_text("190.25")
+    await expect(page.get_by_role("log", name="Notifications")).to_contain_text("AAPL: 10")

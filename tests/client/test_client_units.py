@@ -16,7 +16,13 @@ pytestmark = pytest.mark.usefixtures("built_client")
 def test_client_units_pass_in_node() -> None:
     # Node 20 has WebSocket behind a flag (supabase-js needs one; Node 22 has it by default)
     done = subprocess.run(
-        ["node", "--experimental-websocket", "--test", "tests/js/client/units.test.mjs"],
+        [
+            "node",
+            "--experimental-websocket",
+            "--test-force-exit",
+            "--test",
+            "tests/js/client/units.test.mjs",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
