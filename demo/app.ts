@@ -422,6 +422,8 @@ async function callsPage(main: HTMLElement): Promise<void> {
     $('#calls', main).insertAdjacentHTML('afterbegin', row(call.endedAt ?? '', call.direction, call.direction === 'inbound' ? call.fromNumber : call.toNumber, call.status, call.outcome, call.summary, call.id));
     toast(`Call ended: ${call.outcome ?? call.status}`);
   });
+  await userReady;
+  main.dataset.live = 'true';
   function row(at: string, direction: string, number: string, status: string, outcome: string | null, summary: string | null, id: string): string {
     return `<tr data-id="${escape(id)}"><td>${escape(at)}</td><td>${direction}</td><td>${escape(number)}</td><td>${escape(status)}</td><td>${escape(outcome ?? '—')}</td><td>${escape(summary ?? '')}</td></tr>`;
   }

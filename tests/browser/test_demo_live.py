@@ -8,13 +8,19 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from playwright.async_api import expect
 
+from lib.config import load_settings
+from lib.db import Database
+from lib.realtime import publisher
+from lib.realtime.outbox import commit_events
 from tests.browser.conftest import ARTIFACTS, grant, new_user
 from tests.crm.crm_support import contact_create, new_id
 from tests.messaging.messaging_support import Trpc
+from tests.outbox_support import sql
 from tests.trading.trading_support import connect, position, push
 
 
@@ -86,3 +92,43 @@ async def test_a_broker_push_moves_the_positions_ticker(stack, signed_in, http, 
     row = page.get_by_role("table", name="Open positions").get_by_role("row", name="AAPL")
     await expect(row).to_contain_text("190.25")
     await expect(page.get_by_role("log", name="Notifications")).to_contain_text("AAPL: 10")
+
+
+async def test_the_call_log_shows_a_call_when_it_ends(stack, signed_in):
+    """What the voice bridge does at hang-up (worker/store.py: calls_finish, then publish),
+    done here directly: the call log gains the finished call live."""
+    who = new_user()
+    grant(stack, who, 0)
+    page = await signed_in(who, page="calls")
+    await expect(page.get_by_role("table", name="Calls")).to_be_visible()
+    await page.locator("#main[data-live=true]").wait_for()
+    number = f"+1555{uuid.uuid4().int % 10**7:07d}"
+    with sql(stack) as db:
+        db.execute(
+            "insert into public.call_numbers (number, owner_id) values (%s, %s)", [number, who]
+        )
+        call = db.execute(
+            "select public.calls_create_outbound(%s, 'signalwire', %s,"
+            " '+15552345678', 'book a demo', '{}'::jsonb, null, 1) as c",
+            [who, number],
+        ).fetchone()["c"]
+        finished = db.execute(
+            "select public.calls_finish(%s, '[]'::jsonb, 'goal_achieved', null,"
+            " 'Booked a demo for Tuesday.', 'hangup', now() - interval '1 minute', now(),"
+            " '{}'::jsonb) as f",
+            [call["id"]],
+        ).fetchone()["f"]
+    settings = load_settings({**stack.env(), "REALTIME_PROVIDER": "pusher"})
+    database = Database(settings)
+    try:
+        await commit_events(database, publisher(settings), finished["events"])
+    finally:
+        await database.aclose()
+
+    row = (
+        page.get_by_role("table", name="Calls")
+        .get_by_role("row")
+        .filter(has_text="Booked a demo for Tuesday.")
+    )
+    await expect(row).to_contain_text("goal_achieved")
+    await expect(page.get_by_role("log", name="Notifications")).to_contain_text("Call ended")
