@@ -22,10 +22,20 @@ def published() -> set[tuple[str, str | None]]:
     for path in sorted(MIGRATIONS.glob("*.sql")):
         text = re.sub(r"--[^\n]*", "", path.read_text())
         for call in CALL.finditer(text):
-            literal = EVENT.search(text, call.end(), call.end() + 160)
+            literal = EVENT.search(arguments(text, call.end()))
             if literal:
                 found.add((literal.group(1), FAMILY_OF.get(call.group(1))))
     return found
+
+
+def arguments(text: str, start: int) -> str:
+    """The argument list of the call whose `(` ends at `start`."""
+    depth = 1
+    for index in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[index], 0)
+        if depth == 0:
+            return text[start:index]
+    return text[start:]
 
 
 def declared() -> dict[str, set[str]]:
