@@ -486,6 +486,7 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
             + ("" if info["api_served"] else "  (not served: run `vercel dev --local`, README)"),
         ),
         ("health", info["health"]),
+        ("demo app", f"{info['api']}/  (public/; sign in as alice, bob or carol)"),
         ("Supabase URL", info["supabase_url"]),
         ("  REST", info["rest"]),
         ("Postgres", f"{info['postgres']}  ({info['postgres_kind']})"),
