@@ -22,21 +22,27 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 
 
+BUNDLE = ROOT / "public" / "app.js"
+
+
 @pytest.fixture(scope="session")
-def demo_bundle() -> None:
-    """public/app.js from demo/ and client/ (what `make demo` runs), and Chromium present."""
+def demo_bundle() -> bytes:
+    """public/app.js rebuilt from demo/ and client/ (what `make demo` runs), and Chromium
+    present. Returns the bundle as it was before (committed: Vercel serves it as is)."""
     assert CHROMIUM.exists(), (
         "the browser tests need Debian's Chromium at /usr/bin/chromium: "
         "`apt-get install chromium` (make test installs it when run as root)"
     )
+    before = BUNDLE.read_bytes() if BUNDLE.exists() else b""
     done = subprocess.run(
         ["node", "demo/build.mjs"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return before
 
 
 @pytest.fixture(scope="session")
-async def browser(demo_bundle: None) -> AsyncIterator[Browser]:
+async def browser(demo_bundle: bytes) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.browser.conftest import ARTIFACTS, grant, new_user
+from tests.browser.conftest import ARTIFACTS, BUNDLE, grant, new_user
 
 PAGES = {  # hash: (link, heading, table)
     "positions": ("Positions", "Positions", "Open positions"),
@@ -35,3 +35,9 @@ async def test_every_page_renders_live_and_accessible(stack, signed_in):
         if table:
             await expect(page.get_by_role("table", name=table)).to_be_visible()
         await page.screenshot(path=str(ARTIFACTS / "pages" / f"{name}.png"))
+
+
+def test_the_committed_bundle_is_the_built_one(demo_bundle: bytes) -> None:
+    """Vercel serves public/ as committed (no build step): after changing demo/ or client/,
+    `make demo` and commit public/app.js."""
+    assert demo_bundle == BUNDLE.read_bytes(), "public/app.js is stale: run `make demo`"
