@@ -218,6 +218,18 @@ class Event:
         return len(encode(self.envelope()).encode()) > limit
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def absent() -> Any:
+    """`previous: str | None = absent()`: a key of an event's data the publisher may leave
+    out (not the same as null): optional (`previous?:`) in the types `make types` writes."""
+    from pydantic import Field
+
+    return Field(default=None, exclude_if=_is_none)
+
+
 @dataclass(frozen=True, slots=True)
 class EventFamily:
     """The events one feature publishes on a channel family, as data: what `make types`

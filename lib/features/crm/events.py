@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from lib.events import EventFamily
+from lib.events import EventFamily, absent
 
 
 class ContactName(BaseModel):
@@ -39,7 +39,7 @@ class MessageContact(Contact):
 
 
 class ConversationMessage(BaseModel):
-    id: str
+    id: int
     ghlMessageId: str | None
     clientId: str | None
     conversationId: str
@@ -87,7 +87,8 @@ class ProjectUpdate(BaseModel):
     type: Literal[
         "created", "status_changed", "stage_changed", "value_changed", "assigned", "deleted"
     ]
-    previous: str | float | None
+    previous: str | float | None = absent()
+    """The value before the change (absent on `created`)."""
     project: Project
     contact: ContactName
 
@@ -120,13 +121,13 @@ class PaymentFailed(BaseModel):
     currency: str | None
     customerName: str | None
     invoiceNumber: str | None
-    reason: str | None = None
+    reason: str | None = absent()
     """Only on the assignee's channel."""
 
 
 class LeadAlert(BaseModel):
     type: Literal["new_lead", "form_submission"]
-    formName: str | None = None
+    formName: str | None = absent()
     source: str | None
     hot: bool
     contact: LeadContact

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from lib.events import EventFamily
+from lib.events import EventFamily, absent
 from lib.features.messaging.models import Message
 
 
@@ -47,7 +47,7 @@ class UnreadUpdate(BaseModel):
     conversationId: UUID
     unread: int
     totalUnread: int
-    lastMessage: MessagePreview | None = None
+    lastMessage: MessagePreview | None = absent()
 
 
 class ConversationAdded(BaseModel):
