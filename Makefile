@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.12 python3 python; do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then \
 	    command -v $$p; break; fi; done)
 
-.PHONY: help setup dev test test-audio lint typecheck bench cost types reset clean check-tools build-ApiFunction
+.PHONY: help setup dev test test-audio test-browser demo lint typecheck bench cost types reset clean check-tools build-ApiFunction
 
 help:
 	@echo "make dev    set up and run the local stack (Postgres, PostgREST, gateway, api, crons)"
@@ -18,7 +18,8 @@ help:
 	@echo "make bench  run the benchmarks, write docs/benchmarks.md figures and docs/img plots"
 	@echo "            (QUICK=1: a smoke run with small counts, docs/ untouched, < 3 min)"
 	@echo "make cost   monthly cost per provider from recorded usage (DAYS=14, reads .env)"
-	@echo "make types  write types/generated/trpc.ts (type-only tRPC AppRouter for front ends)"
+	@echo "make types  write types/generated/api.ts + trpc.ts (types, events, AppRouter for front ends)"
+	@echo "make demo   bundle the demo app (demo/ on client/) into public/app.js"
 	@echo "make reset  wipe local data (.data/)"
 	@echo "make clean  reset + remove .venv and node_modules"
 
@@ -48,10 +49,13 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
-dev: setup
+dev: setup demo
 	$(PY) -m dev.stack
 
-test: setup test-audio
+demo: node_modules/.installed
+	node demo/build.mjs
+
+test: setup test-audio test-browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy lib aws
 	$(PY) -m pytest
@@ -64,6 +68,19 @@ test-audio:
 	  apt-get install -y -qq espeak-ng sox >/dev/null 2>&1 \
 	    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq espeak-ng sox >/dev/null 2>&1; } \
 	    || echo "espeak-ng/sox not installed: the call tests use generated audio"; \
+	fi
+
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; as root (CI)
+# this installs it, otherwise it says how. The tests fail, never skip, without it.
+test-browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 \
+	      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
+	      || echo "could not install chromium: the browser tests (tests/browser) will fail"; \
+	  else \
+	    echo "Chromium is missing: run 'sudo apt-get install chromium' (tests/browser need /usr/bin/chromium)"; \
+	  fi; \
 	fi
 
 lint: setup

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from dev import env as dev_env
 from dev import migrate, postgres
 from dev.brokers import FakeBrokers
+from dev.demo import demo_app
 from dev.env import ROOT, load_into_environ, write_local_env
 from dev.gateway import Gateway, PusherForwarder
 from dev.ghl_api import FakeHighLevel, signing_key
@@ -405,6 +406,10 @@ class Stack:
             base_url=api_url,
             reload=not cfg.ephemeral,
             crons=not cfg.ephemeral,
+            # local tokens for the demo app: development only (production: Clerk / Supabase Auth)
+            dev_app=demo_app(self.env, self.pg.dsn)
+            if self.pg is not None and cfg.environment == "development"
+            else None,
         )
         self.servers["api"] = BackgroundServer(
             self.vercel, api_sock, name="api", lifespan="on"
@@ -507,6 +512,7 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
             + ("" if info["api_served"] else "  (not served: run `vercel dev --local`, README)"),
         ),
         ("health", info["health"]),
+        ("demo app", f"{info['api']}/  (public/; sign in as alice, bob or carol)"),
         ("Supabase URL", info["supabase_url"]),
         ("  REST", info["rest"]),
         ("  Realtime", f"{info['supabase_realtime']}  (supabase-js: createClient(URL, anon key))"),

@@ -7,6 +7,8 @@
   `$1` / `:name` destinations). The function sees the *original* path in its ASGI scope, as on
   Vercel. `headers` rules add response headers. Anything else: a JSON 404.
 - `public/` is served as static files, as Vercel serves it.
+- `/_dev/...` goes to the stack's dev app when it has one (dev/demo.py: local tokens and
+  settings for the demo app); that path does not exist on Vercel.
 - Every `crons` entry is called on its schedule (UTC) as Vercel calls it: GET,
   `Authorization: Bearer $CRON_SECRET`, `user-agent: vercel-cron/1.0`.
 - Changed code under the project (api/, lib/, ...) is reloaded on the next request, without
@@ -28,7 +30,7 @@ from typing import Any
 
 import httpx
 from starlette.responses import FileResponse, JSONResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lib.vercel_functions import Functions
 from lib.vercel_project import CronJob, Function, Project
@@ -49,6 +51,7 @@ class VercelDev:
         base_url: str | None = None,
         reload: bool = True,
         crons: bool = True,
+        dev_app: ASGIApp | None = None,
     ):
         self.root = root.resolve()
         self.reload = reload
@@ -57,6 +60,7 @@ class VercelDev:
         they want it, instead of racing a minute tick)."""
         self.cron_secret = cron_secret
         self.base_url = base_url
+        self.dev_app = dev_app
         self._functions = Functions(self.root)
         self._retired: list[Functions] = []  # reloaded away; shut down with the server
         self._stamp = self._source_stamp()
@@ -133,6 +137,9 @@ class VercelDev:
             return
         self._maybe_reload()
         path = scope["path"]
+        if self.dev_app is not None and path.startswith("/_dev/"):
+            await self.dev_app(scope, receive, send)
+            return
         project = self.project
 
         async def send_with_headers(message: Any) -> None:

@@ -2,7 +2,12 @@
 
 Envelope (the data of a Pusher event / the payload of a Supabase broadcast):
 
-    {"id": "<outbox id>", "type": "<kebab-case name>", "at": "<ISO-8601>", "data": {...}}
+    {"id": "<outbox id>", "type": "<kebab-case name>", "at": "<ISO-8601>", "data": {...},
+     "prev": "<id of the previous event on this channel>"}
+
+`prev` (absent when there is none, or for events not from the outbox) lets a client detect a
+gap: an event whose prev is not the last id it delivered means it missed one (migration
+20261130910000_outbox_prev); ids themselves are global, so never contiguous on a channel.
 
 An envelope over `MAX_EVENT_BYTES` (Pusher's 10 KB data limit) is published as a reference
 instead, `{"id", "type", "at", "ref": {"channel", "after", "url"}}`: the client fetches the
@@ -135,6 +140,8 @@ class Event:
     channels: tuple[Channel, ...]
     data: Mapping[str, Any]
     at: datetime
+    prev: int | None = None
+    """The previous event on the channel (outbox events), for clients' gap detection."""
 
     def __post_init__(self) -> None:
         problem = event_problem(self.type)
@@ -153,6 +160,7 @@ class Event:
                 channels=(Channel(str(row["channel"])),),
                 data=dict(row.get("data") or {}),
                 at=datetime.fromisoformat(str(row["at"])),
+                prev=None if row.get("prev") is None else int(row["prev"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidEvent(f"not an outbox event: {exc}") from exc
@@ -164,28 +172,36 @@ class Event:
 
     def envelope(self) -> dict[str, Any]:
         """The full envelope, whatever its size (the history endpoint returns this)."""
-        return {
+        envelope = {
             "id": str(self.id),
             "type": self.type,
             "at": format_at(self.at),
             "data": dict(self.data),
         }
+        return self._with_prev(envelope)
+
+    def _with_prev(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        if self.prev is not None:
+            envelope["prev"] = str(self.prev)
+        return envelope
 
     def reference(self, channel: Channel | None = None) -> dict[str, Any]:
         """A small stand-in for an oversized envelope, pointing at where to fetch it."""
         channel = channel or self.channel
         after = self.id - 1
         query = urlencode({"channel": channel.name, "after": after, "limit": 1})
-        return {
-            "id": str(self.id),
-            "type": self.type,
-            "at": format_at(self.at),
-            "ref": {
-                "channel": channel.name,
-                "after": str(after),
-                "url": f"{HISTORY_PATH}?{query}",
-            },
-        }
+        return self._with_prev(
+            {
+                "id": str(self.id),
+                "type": self.type,
+                "at": format_at(self.at),
+                "ref": {
+                    "channel": channel.name,
+                    "after": str(after),
+                    "url": f"{HISTORY_PATH}?{query}",
+                },
+            }
+        )
 
     def published(
         self, channel: Channel | None = None, *, limit: int = MAX_EVENT_BYTES
@@ -202,3 +218,45 @@ class Event:
 
     def oversized(self, *, limit: int = MAX_EVENT_BYTES) -> bool:
         return len(encode(self.envelope()).encode()) > limit
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def absent() -> Any:
+    """`previous: str | None = absent()`: a key of an event's data the publisher may leave
+    out (not the same as null): optional (`previous?:`) in the types `make types` writes."""
+    from pydantic import Field
+
+    return Field(default=None, exclude_if=_is_none)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFamily:
+    """The events one feature publishes on a channel family, as data: what `make types`
+    turns into the client's typed handlers (`subscribe("presence-poker-…", {vote: e => …})`).
+
+        EventFamily("presence-poker-{sessionId}", {"vote": VoteCast, ...})
+
+    `channel` is the family's name pattern in Pusher form (the part before `{` is its prefix);
+    `events` maps each kebab-case event name to the pydantic model of its envelope `data`.
+    Client events (`client-typing`) are listed the same way: their data comes from clients.
+    Two features may declare events on one family (`private-user-`); one event name declared
+    twice on a family is a union of both models.
+    """
+
+    channel: str
+    events: Mapping[str, type[Any]]
+
+    @property
+    def prefix(self) -> str:
+        return self.channel.split("{", 1)[0]
+
+    def __post_init__(self) -> None:
+        if not self.prefix or "}" not in self.channel:
+            raise ValueError(f"event family {self.channel!r}: write it as 'prefix-{{id}}'")
+        for name in self.events:
+            problem = event_problem(name)
+            if problem:
+                raise InvalidEvent(f"{self.channel}: invalid event {name!r}: {problem}")

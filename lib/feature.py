@@ -6,6 +6,7 @@
         jobs=(CronJob(...),),                   # cron jobs (lib.cron); vercel.json schedules them
         cleanups=(Cleanup(...),),               # steps of the `cleanup` job
         channels=(ChannelRule(...),),           # channel families (lib.realtime.channels)
+        events=(EventFamily(...),),             # the events it publishes, per family (types)
         webhooks=(WebhookEndpoint(...),),       # webhook endpoints (lib.webhooks)
         settings=PokerSettings,                 # its settings model (services.feature(...))
         schema=("poker_vote", "poker_rounds"),  # public SQL functions/tables it calls
@@ -25,6 +26,7 @@ from typing import Any
 
 from lib.cron import Cleanup, CronJob, cleanup_job
 from lib.errors import ConfigurationError
+from lib.events import EventFamily
 from lib.production import Rule, local_urls
 from lib.realtime.channels import ChannelRule, ChannelRules
 from lib.rpc.procedure import Procedure
@@ -40,6 +42,9 @@ class Feature:
     jobs: Sequence[CronJob] = ()
     cleanups: Sequence[Cleanup] = ()
     channels: Sequence[ChannelRule] = ()
+    events: Sequence[EventFamily] = ()
+    """The events it publishes, per channel family (lib.events.EventFamily): `make types`
+    turns them into the client's typed handlers."""
     webhooks: Sequence[WebhookEndpoint] = ()
     settings: type[FeatureSettings] | None = None
     schema: Sequence[str] = ()
@@ -102,6 +107,20 @@ class Bundle:
     def schema(self) -> tuple[str, ...]:
         """Every public SQL object the enabled features call, sorted, once each."""
         return tuple(sorted({name for f in self.features for name in f.schema}))
+
+    @cached_property
+    def events(self) -> dict[str, dict[str, tuple[type[Any], ...]]]:
+        """Channel pattern -> event name -> the data models the features declare for it
+        (one per feature that publishes that event there), in feature order."""
+        merged: dict[str, dict[str, tuple[type[Any], ...]]] = {}
+        patterns: dict[str, str] = {}
+        for feature in self.features:
+            for family in feature.events:
+                pattern = patterns.setdefault(family.prefix, family.channel)
+                names = merged.setdefault(pattern, {})
+                for name, model in family.events.items():
+                    names[name] = (*names.get(name, ()), model)
+        return merged
 
     @cached_property
     def channels(self) -> ChannelRules:

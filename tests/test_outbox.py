@@ -259,6 +259,27 @@ async def test_history_returns_the_channel_after_an_id_with_full_data(stack, db)
     ] == ids[:1]
 
 
+async def test_each_event_names_the_previous_event_on_its_channel(stack, db):
+    """Ids are global (other channels' events fall between), so clients detect a gap by
+    `prev`: every envelope names the event before it on the same channel, also published
+    references of oversized events."""
+    who, other = user(), user()
+    memory = MemoryPublisher()
+    ids = []
+    for body in ["a", "b" * 20_000, "c"]:
+        result = await add_note(db, who, body)
+        await add_note(db, other, "in between")
+        await commit_events(db, memory, result["events"])
+        ids.append(result["events"][0]["id"])
+
+    events = await outbox.history(db, Channel(f"private-user-{who}"), after=0, limit=10)
+
+    assert [e.id for e in events] == ids and ids[1] - ids[0] > 1
+    assert [e.envelope().get("prev") for e in events] == [None, str(ids[0]), str(ids[1])]
+    sent = memory.on(f"private-user-{who}")
+    assert sent[1].published()["ref"] and sent[1].published()["prev"] == str(ids[0])
+
+
 async def test_cleanup_deletes_published_rows_past_retention_only(stack, db):
     who = user()
     memory = MemoryPublisher()

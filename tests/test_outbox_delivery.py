@@ -208,6 +208,21 @@ async def test_history_returns_what_a_client_missed_after_an_id(stack, token, db
     assert (page.json()["next"], page.json()["more"]) == (str(ids[1]), True)
 
 
+async def test_history_latest_is_where_a_new_subscriber_starts(stack, token, db, http):
+    who = user()
+    channel = f"private-user-{who}"
+    empty = await history(http, stack, token(who), channel=channel, latest=1)
+    ids = [(await add_note(db, who, f"n{i}"))["events"][0]["id"] for i in range(2)]
+    await add_note(db, user(), "someone else's")
+
+    newest = await history(http, stack, token(who), channel=channel, latest=1)
+    other = await history(http, stack, token(who), channel=f"private-user-{user()}", latest=1)
+
+    assert empty.json() == {"channel": channel, "events": [], "next": "0", "more": False}
+    assert newest.json()["next"] == str(ids[-1]) and newest.json()["events"] == []
+    assert other.status_code == 403
+
+
 @pytest.mark.parametrize(
     ("params", "status", "code"),
     [

@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from lib.rpc import Context, Procedure, router
-from lib.rpc.typescript import generate, load_router
+from lib.rpc.typescript import generate, generate_api, load_router
 
 ROOT = Path(__file__).resolve().parents[1]
 TSC = ROOT / "node_modules" / ".bin" / "tsc"
@@ -48,6 +48,14 @@ def test_make_types_output_passes_tsc_strict() -> None:
     text = (GENERATED / "trpc.ts").read_text()
     assert "export type AppRouter = ReturnType<typeof appRouter>;" in text
     assert "export type SuperjsonAppRouter" in text
+    api = (GENERATED / "api.ts").read_text()
+    # names read like the API, and a front end can copy api.ts alone (it imports nothing)
+    assert "export type PokerVoteInput = {" in api
+    assert "LibFeatures" not in api + text
+    assert "import " not in api.replace("//   import type", "")
+    # realtime events per channel family and event name, from the pydantic event models
+    assert '"vote": PokerVoteCast;' in api
+    assert '"billing-updated": BillingUpdated;' in api
     checked = tsc("-p", "tests/js/trpc")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -160,9 +168,10 @@ def variety_dir() -> Iterator[Path]:
 
 
 def test_schema_shapes_become_typescript(variety_dir: Path) -> None:
-    text = generate(VARIETY, source="tests/test_trpc_types.py")
-    assert '"x-label"?: string;' in text  # input: defaults make keys optional
-    assert 'kind: "cat";' in text
+    api, text = generate_api(VARIETY, source="tests/test_trpc_types.py")
+    assert '"x-label"?: string;' in api  # input: defaults make keys optional
+    assert 'kind: "cat";' in api
+    (variety_dir / "api.ts").write_text(api)
     (variety_dir / "variety.ts").write_text(text)
     (variety_dir / "usage.ts").write_text(USAGE)
     (variety_dir / "tsconfig.json").write_text(TSCONFIG)

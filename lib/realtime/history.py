@@ -5,7 +5,9 @@ full envelopes (also of events that were published as references because of thei
 oldest first. Who may read a channel's history is who may subscribe to it
 (the app's ChannelRules, lib.realtime.channels), so the caller must be authenticated.
 A client that reconnects asks for `after=<last id it saw>` until `more` is false; a client
-that got a reference fetches its `ref.url` (after = id - 1, limit = 1).
+that got a reference fetches its `ref.url` (after = id - 1, limit = 1). `latest=1` returns no
+events and `next` = the newest id on the channel: where a client that subscribes "from now"
+starts, so it can still catch up after a disconnect before it has seen an event.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ async def history_endpoint(request: Request, services: Services) -> dict[str, An
     after = _integer(request, "after", 0, low=0, high=2**63 - 1)
     limit = _integer(request, "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
     await services.channels.authorize(principal, channel.name, db=db)
+    if request.query_params.get("latest") in ("1", "true"):
+        newest = await outbox.latest(db, channel)
+        return {"channel": channel.name, "events": [], "next": str(newest), "more": False}
     events = await outbox.history(db, channel, after=after, limit=limit)
     return {
         "channel": channel.name,

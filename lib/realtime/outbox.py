@@ -196,6 +196,11 @@ async def history(db: Database, channel: Channel, *, after: int, limit: int) -> 
     return [Event.from_row(row) for row in rows or []]
 
 
+async def latest(db: Database, channel: Channel) -> int:
+    """The newest event id on `channel` (0: none yet): where a new subscriber starts."""
+    return int(await db.rpc("outbox_latest", p_channel=channel.name) or 0)
+
+
 async def cleanup(
     db: Database, *, policy: RelayPolicy = DEFAULT_POLICY, limit: int = 10_000
 ) -> int:

@@ -48,6 +48,8 @@ class Envelope(BaseModel):
     type: str
     at: str
     data: dict[str, Any]
+    prev: str | None = None
+    """The previous event on the channel (lib.events): a client's gap check."""
 
 
 class Since(BaseModel):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from lib.cron import Cleanup
 from lib.feature import Feature
+from lib.features.billing.events import FAMILIES
 from lib.features.billing.procedures import PROCEDURES, configure
 from lib.features.billing.settings import BillingSettings
 from lib.features.billing.webhook import STRIPE
@@ -53,6 +54,7 @@ def _half_configured(settings: Settings, env: Mapping[str, str]) -> Iterator[str
 
 
 FEATURE = Feature(
+    events=FAMILIES,
     name="billing",
     production_urls=("STRIPE_API_BASE", "BILLING_RETURN_URL"),
     production_rules=(

@@ -19,6 +19,7 @@ private-user-{owner} in the same transaction.
 
 from lib.cron import CronJob
 from lib.feature import Feature
+from lib.features.calls.events import FAMILIES
 from lib.features.calls.procedures import PROCEDURES
 from lib.features.calls.recordings import PROCEDURE as RECORDING
 from lib.features.calls.recordings import expire_recordings
@@ -26,6 +27,7 @@ from lib.features.calls.settings import CallsSettings
 from lib.features.calls.webhooks import INCOMING, STATUS
 
 FEATURE = Feature(
+    events=FAMILIES,
     name="calls",
     production_urls=("BRIDGE_URL", "STORAGE_S3_ENDPOINT"),
     procedures=(*PROCEDURES, RECORDING),

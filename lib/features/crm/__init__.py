@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from lib.cron import CronJob
 from lib.feature import Feature
+from lib.features.crm.events import FAMILIES
 from lib.features.crm.procedures import PROCEDURES
 from lib.features.crm.settings import CrmSettings
 from lib.features.crm.webhook import GHL
@@ -63,6 +64,7 @@ async def crm_token_refresh(services: Services) -> dict[str, Any]:
 
 
 FEATURE = Feature(
+    events=FAMILIES,
     name="crm",
     production_urls=("GHL_API_URL",),
     procedures=PROCEDURES,

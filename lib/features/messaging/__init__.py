@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from lib.cron import Cleanup, CronJob
 from lib.feature import Feature
 from lib.features.messaging.heartbeat import HEARTBEAT
+from lib.features.messaging.events import FAMILIES
 from lib.features.messaging.presence import PUSHER
 from lib.features.messaging.procedures import PROCEDURES
 from lib.features.messaging.settings import MessagingSettings
@@ -61,6 +62,7 @@ async def _message_notifications(services: Services) -> int:
 
 
 FEATURE = Feature(
+    events=FAMILIES,
     name="messaging",
     production_urls=("NOTIFY_APP_URL",),
     procedures=(*PROCEDURES, HEARTBEAT),

@@ -18,10 +18,12 @@ transaction. A session's life:
 """
 
 from lib.feature import Feature
+from lib.features.poker.events import FAMILY
 from lib.features.poker.procedures import PROCEDURES
 from lib.realtime.channels import UUID, ChannelRule, member_of
 
 FEATURE = Feature(
+    events=(FAMILY,),
     name="poker",
     procedures=PROCEDURES,
     channels=(ChannelRule("presence-poker-", UUID, member_of("poker")),),

@@ -23,6 +23,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lib.events import EventFamily
 from lib.features.poker.models import Member, Stats, TaskStatus
 
 
@@ -102,6 +103,8 @@ class Envelope(BaseModel):
 
     id: str
     at: datetime
+    prev: str | None = None
+    """The previous event on the channel (lib.events)."""
 
 
 class MemberJoinedEvent(Envelope):
@@ -172,3 +175,19 @@ EVENT_TYPES = (
 def channel(session_id: UUID | str) -> str:
     """The session's presence channel (members only: lib.realtime.channels)."""
     return f"presence-poker-{session_id}"
+
+
+FAMILY = EventFamily(
+    "presence-poker-{sessionId}",
+    {
+        "member-joined": MemberJoined,
+        "member-left": MemberLeft,
+        "task-added": TaskAdded,
+        "task-started": TaskStarted,
+        "vote": VoteCast,
+        "votes-revealed": VotesRevealed,
+        "task-finalized": TaskFinalized,
+        "session-ended": SessionEnded,
+    },
+)
+"""The poker channel's events for `make types` (the same names as EVENT_TYPES)."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from lib.cron import CronJob
 from lib.feature import Feature
+from lib.features.trading.events import FAMILIES
 from lib.features.trading.procedures import PROCEDURES
 from lib.features.trading.settings import TradingSettings
 from lib.features.trading.webhook import BROKER
@@ -55,6 +56,7 @@ async def refresh_tokens(services: Services) -> dict[str, Any]:
 
 
 FEATURE = Feature(
+    events=FAMILIES,
     name="trading",
     production_urls=("ALPACA_API_URL", "TRADOVATE_API_URL"),
     procedures=PROCEDURES,

@@ -5,6 +5,7 @@ import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trp
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import superjson from 'superjson';
 
+import type { EventsOf, PokerVoteInput, UserChannelEvents } from '../../../types/generated/api';
 import type { AppRouter, SuperjsonAppRouter } from '../../../types/generated/trpc';
 
 type Inputs = inferRouterInputs<AppRouter>;
@@ -22,6 +23,17 @@ const trpc = createTRPCClient<AppRouter>({
 const trpcSuperjson = createTRPCClient<SuperjsonAppRouter>({
   links: [httpLink({ url: '/api/trpc', transformer: superjson })],
 });
+
+// Realtime payloads are typed per channel family and event name (api.ts, from the pydantic
+// event models): a vote says who voted, never which card.
+type PokerEvents = EventsOf<'presence-poker-0b8c2f4e-3d7a-4f7e-9a51-2c4b8e6d1f00'>;
+export const voter = (vote: PokerEvents['vote']): string => `${vote.userId} (${vote.votes} votes)`;
+// @ts-expect-error: a vote event carries no card value
+export const card = (vote: PokerEvents['vote']): string => vote.value;
+export const balance = (e: UserChannelEvents['billing-updated']): number => e.balance;
+// @ts-expect-error: no such event on a user channel
+export type Nothing = UserChannelEvents['vote'];
+export const voteInput: PokerVoteInput = { taskId: '0b8c2f4e-3d7a-4f7e-9a51-2c4b8e6d1f00', value: '5' };
 
 export async function sample(): Promise<string> {
   const health = await trpc.system.health.query();
