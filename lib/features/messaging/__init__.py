@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from lib.cron import Cleanup, CronJob
 from lib.feature import Feature
-from lib.features.messaging.heartbeat import HEARTBEAT
 from lib.features.messaging.events import FAMILIES
+from lib.features.messaging.heartbeat import HEARTBEAT
 from lib.features.messaging.presence import PUSHER
 from lib.features.messaging.procedures import PROCEDURES
 from lib.features.messaging.settings import MessagingSettings
