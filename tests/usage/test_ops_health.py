@@ -18,6 +18,7 @@ import pytest
 from dev.stack import Stack
 from lib.features import BUNDLE
 from lib.features.usage import health
+from lib.features.usage.events import SystemHealth
 from lib.realtime.memory import MemoryPublisher
 from lib.rpc import trpc_app
 from tests.support import asgi_client, sql, stack_services
@@ -108,6 +109,7 @@ async def test_the_cron_sends_system_health_only_to_operators_watching(stack: St
     events = publisher.on(health.OPS_CHANNEL_PREFIX + watching)
     assert [e.type for e in events][:1] == ["system-health"]
     assert {"outbox", "cron", "bridge"} <= events[0].data.keys()
+    SystemHealth.model_validate(events[0].data)  # the shape `make types` promises front ends
     assert not publisher.on(health.OPS_CHANNEL_PREFIX + "absent-op")
 
     nobody = MemoryPublisher()

@@ -17,12 +17,14 @@ from __future__ import annotations
 from lib.cron import Cleanup, CronJob
 from lib.feature import Feature
 from lib.features.usage import health, rollup
+from lib.features.usage.events import FAMILIES
 from lib.features.usage.procedures import PROCEDURES
 from lib.features.usage.settings import UsageSettings
 from lib.realtime.channels import ANY_ID, ChannelRule, same_user
 
 FEATURE = Feature(
     name="usage",
+    events=FAMILIES,
     procedures=PROCEDURES,
     jobs=(
         CronJob(
