@@ -49,10 +49,12 @@ setup: $(VENV)/.installed node_modules/.installed
 dev: setup
 	$(PY) -m dev.stack
 
+# `make test FULL=1`: the full reliability runs too (>= 10,000 fuzzed requests, every
+# webhook provider's replay storm); docs/reliability.md.
 test: setup test-audio
 	$(PY) -m ruff check .
 	$(PY) -m mypy lib
-	$(PY) -m pytest
+	SOCKLESS_TEST_FULL=$(if $(FULL),1,0) $(PY) -m pytest
 
 # Best effort: espeak-ng + sox give the call tests real speech; without them they use
 # generated audio. Never fails the build.

@@ -152,7 +152,7 @@ class Event:
                 data=dict(row.get("data") or {}),
                 at=datetime.fromisoformat(str(row["at"])),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise InvalidEvent(f"not an outbox event: {exc}") from exc
 
     @property
