@@ -14,7 +14,7 @@ PYTHON ?= $(shell for p in python3.12 python3 python; do \
 help:
 	@echo "make dev    set up and run the local stack (Postgres, PostgREST, gateway, api, crons)"
 	@echo "make test   set up and run the tests (CI runs this)"
-	@echo "make lint   ruff + mypy"
+	@echo "make lint   ruff + mypy + dependency audit (pip-audit, npm audit; skipped offline)"
 	@echo "make bench  run the benchmarks, write docs/benchmarks.md figures"
 	@echo "make types  write types/generated/trpc.ts (type-only tRPC AppRouter for front ends)"
 	@echo "make reset  wipe local data (.data/)"
@@ -70,6 +70,7 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy lib
+	$(PY) -m dev.audit
 
 bench: setup
 	$(PY) -m bench
