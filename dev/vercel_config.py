@@ -40,7 +40,8 @@ class Rewrite:
         for index, value in enumerate(match.groups(), start=1):
             result = result.replace(f"${index}", value or "")
         for name, value in match.groupdict().items():
-            result = re.sub(rf":{name}\b[*+?]?", value or "", result)
+            # A function, not a template: a path segment may hold backslashes (`\c`).
+            result = re.sub(rf":{name}\b[*+?]?", lambda _, v=value: v or "", result)
         return result
 
 

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.datastructures import Headers
 
+from dev.vercel_config import Rewrite, source_pattern
 from lib.errors import BadRequest, SocklessError
 from lib.events import MAX_EVENT_BYTES, Channel, Event, InvalidChannel, InvalidEvent, encode
 from lib.realtime.channels import USER_RULES, ChannelRules, validate_channel_name
@@ -236,3 +237,14 @@ def test_unsigned_deliveries_are_refused_with_a_4xx(provider: str, body: bytes, 
     with pytest.raises(SocklessError) as refused:
         verifier.verify(Delivery(body, Headers(headers), url=signed.URL, now=signed.NOW))
     assert 400 <= refused.value.status < 500
+
+
+# -- the local Vercel router (dev/vercel_config.py) -----------------------------------------------
+@PROPERTIES
+@given(st.text(st.characters(exclude_characters="/?#"), min_size=1, max_size=40))
+@example("\\c")
+@example("\\1")
+def test_any_path_segment_is_rewritten_as_it_is(segment: str):
+    """The fuzz found `/api/cron/\\c` crashing the router (the segment was a regex template)."""
+    rewrite = Rewrite(source_pattern("/api/cron/:job"), "/api/cron?job=:job")
+    assert rewrite.apply(f"/api/cron/{segment}") == f"/api/cron?job={segment}"
