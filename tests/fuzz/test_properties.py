@@ -25,7 +25,7 @@ from lib.rpc import superjson, wire
 from lib.webhooks.verifiers import Delivery, Verified
 from tests.webhooks import test_verifiers as signed
 
-PROPERTIES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTIES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Text a database can hold (no lone surrogates, no U+0000): what outbox rows carry.
 stored_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"))

@@ -8,7 +8,7 @@ from bench.load import measure, reconciled
 
 
 def test_a_short_load_run_reconciles():
-    figures = measure(seconds=3, concurrency=8, users=8)
+    figures = measure(seconds=2, concurrency=8, users=8)
     assert figures.requests > 0 and figures.server_errors == 0, figures.statuses
     assert figures.reconciliation["writes_acknowledged"] > 0
     assert figures.reconciliation["webhooks_acknowledged"] > 0
