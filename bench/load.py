@@ -9,7 +9,8 @@ The api runs in a child process (uvicorn serving api/ as `make dev` does, dev.ve
 load generator does not share its interpreter; Postgres, PostgREST, the gateway and the
 Pusher-protocol server are the stack's own processes. `--concurrency` clients, each sending
 its next request as soon as the last is answered, keep the api process saturated.
-bench.reliability writes the figures to docs/reliability.md; tests/outages has a short smoke.
+bench.reliability writes the figures to docs/reliability.md (so `python -m bench` does not run
+this module on its own: it has no main()); tests/outages has a short smoke.
 """
 
 from __future__ import annotations
@@ -329,7 +330,7 @@ def report(figures: Figures) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+def cli(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--concurrency", type=int, default=64)
@@ -340,4 +341,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli()

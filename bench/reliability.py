@@ -3,7 +3,7 @@
     python -m bench.reliability [--examples 45] [--seconds 60] [--no-write]
 
 Runs, each against a local stack of its own:
-- schemathesis over every operation of /api/openapi.json (tests/fuzz/fuzzer.py; `--examples`
+- schemathesis over every operation of /api/openapi.json (bench/fuzz.py; `--examples`
   cases per operation and mode, each sent with and without a user's token: >= 10,000 requests)
   and the hypothesis properties (tests/fuzz/test_properties.py);
 - the replay storms of every webhook provider at 1,000 x 5 (tests/webhooks/test_replay_storms.py
@@ -27,11 +27,11 @@ import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+from bench import fuzz as fuzzer
 from bench.docs_section import MACHINE, ROOT
 from bench.load import measure, reconciled
 from dev import audit
 from dev.stack import Stack, StackConfig
-from tests.fuzz import fuzzer
 
 DOC = ROOT / "docs" / "reliability.md"
 STORMS = "tests/webhooks/test_replay_storms.py"

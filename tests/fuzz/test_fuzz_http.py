@@ -1,4 +1,4 @@
-"""Schemathesis against the local stack (tests/fuzz/fuzzer.py): every operation of
+"""Schemathesis against the local stack (bench/fuzz.py): every operation of
 /api/openapi.json, positive and negative inputs, with and without a user's token.
 
 Default run: FUZZ_EXAMPLES cases per operation and mode (about 700 requests). With
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
+from bench import fuzz as fuzzer
 from dev.stack import Stack
-from tests.fuzz import fuzzer
 
 FULL = os.environ.get("SOCKLESS_TEST_FULL") == "1"
 FUZZ_EXAMPLES = 45 if FULL else 3
