@@ -41,6 +41,18 @@ TRPC_BASE = "/api/trpc"
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
 
+INGESTED = {
+    "type": "object",
+    "required": ["ok", "status"],
+    "properties": {
+        "ok": {"type": "boolean"},
+        "duplicate": {"type": "boolean"},
+        "status": {"enum": ["processed", "ignored", "failed", "parked"]},
+        "retrying": {"type": "boolean"},
+    },
+}
+"""lib.webhooks.ingest's answer (an endpoint with its own `respond` documents none)."""
+
 Auth = Literal["none", "bearer", "cron", "signature"]
 """Who may call: anyone; a user's JWT; Vercel's cron (Bearer $CRON_SECRET); a provider's
 signature (the webhook's verifier)."""
@@ -268,7 +280,10 @@ def _webhook(endpoint: WebhookEndpoint) -> dict[str, Any]:
             },
         },
         "responses": {
-            "200": {"description": "accepted (or a duplicate, acknowledged)"},
+            "200": {
+                "description": "accepted (or a duplicate, acknowledged)",
+                **({} if endpoint.respond else {"content": {JSON: {"schema": INGESTED}}}),
+            },
             "default": _error("Error", "refused: size, signature, payload, or not configured"),
         },
     }
