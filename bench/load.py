@@ -30,6 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -58,7 +59,11 @@ class Figures:
     """(conversation id, client id) of every acknowledged write."""
     hooks: list[str] = field(default_factory=list)
     """Message ids of every acknowledged webhook."""
+    unanswered: list[str] = field(default_factory=list)
+    """Writes and webhooks that got no answer (a dropped connection): each may have landed."""
     reconciliation: dict[str, Any] = field(default_factory=dict)
+    api_cpu_s: float | None = None
+    """CPU seconds the api process spent during the run (near `seconds`: one core saturated)."""
 
     @property
     def requests(self) -> int:
@@ -66,7 +71,7 @@ class Figures:
 
     @property
     def errors(self) -> int:
-        return sum(n for c in self.statuses.values() for s, n in c.items() if s >= 400)
+        return sum(n for c in self.statuses.values() for s, n in c.items() if s >= 400 or s == 0)
 
     @property
     def server_errors(self) -> int:
@@ -86,14 +91,23 @@ class Figures:
                     "per_s": count / self.seconds,
                     "p50_ms": percentile(values, 50) * 1000,
                     "p99_ms": percentile(values, 99) * 1000,
-                    "errors": sum(n for s, n in self.statuses[kind].items() if s >= 400),
+                    "errors": sum(n for s, n in self.statuses[kind].items() if s >= 400 or s == 0),
                 }
             )
         return rows
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None where that is unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def api_process(stack: Stack, port: int) -> Iterator[str]:
+def api_process(stack: Stack, port: int) -> Iterator[tuple[str, int]]:
     """The api/ functions served by uvicorn in a child process on `port`."""
     env = {**os.environ, **stack.env(), **LIMITS, "SOCKLESS_ENV": "development"}
     code = (
@@ -118,7 +132,7 @@ def api_process(stack: Stack, port: int) -> Iterator[str]:
             if child.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the api process did not start")
             time.sleep(0.2)
-        yield url
+        yield url, child.pid
     finally:
         child.terminate()
         try:
@@ -146,6 +160,7 @@ class Load:
         self.conversations: dict[str, str] = {}
         self.hook = standardwebhooks.Webhook(stack.config.webhook_secrets["CLERK_WEBHOOK_SECRET"])
         self.figures = Figures()
+        self.api_pid: int | None = None
 
     def _auth(self, who: str) -> dict[str, str]:
         return {"authorization": f"Bearer {self.tokens[who]}"}
@@ -166,52 +181,52 @@ class Load:
             response.raise_for_status()
             self.conversations[who] = response.json()["result"]["data"]["conversation"]["id"]
 
-    async def one(self, http: httpx.AsyncClient, kind: str, who: str) -> None:
-        started = time.perf_counter()
+    def request(self, http: httpx.AsyncClient, kind: str, who: str) -> tuple[httpx.Request, str]:
+        """The next request of `kind` by `who`, and its id (a write's client id, a webhook's
+        message id; "" for reads and auth)."""
         conversation = self.conversations[who]
-        detail: str | None = None
         if kind == "read":
-            response = await http.get(
-                f"{self.url}/api/trpc/messaging.list",
-                params={"input": json.dumps({"conversationId": conversation, "limit": 20})},
-                headers=self._auth(who),
-            )
-        elif kind == "write":
-            detail = str(uuid.uuid4())
-            response = await http.post(
-                f"{self.url}/api/trpc/messaging.send",
-                json={"conversationId": conversation, "clientId": detail, "body": "load"},
-                headers=self._auth(who),
-            )
-        elif kind == "webhook":
-            detail = f"msg_{uuid.uuid4().hex}"
+            query = {"input": json.dumps({"conversationId": conversation, "limit": 20})}
+            url = f"{self.url}/api/trpc/messaging.list"
+            return http.build_request("GET", url, params=query, headers=self._auth(who)), ""
+        if kind == "write":
+            client_id = str(uuid.uuid4())
+            message = {"conversationId": conversation, "clientId": client_id, "body": "load"}
+            url = f"{self.url}/api/trpc/messaging.send"
+            return http.build_request("POST", url, json=message, headers=self._auth(who)), client_id
+        if kind == "webhook":
+            msg_id = f"msg_{uuid.uuid4().hex}"
             body = json.dumps(
-                {"type": "user.created", "object": "event", "data": {"id": f"user_{detail}"}}
+                {"type": "user.created", "object": "event", "data": {"id": f"user_{msg_id}"}}
             )
             now = datetime.now(UTC)
-            response = await http.post(
-                f"{self.url}/api/webhooks/clerk",
-                content=body,
-                headers={
-                    "webhook-id": detail,
-                    "webhook-timestamp": str(int(now.timestamp())),
-                    "webhook-signature": self.hook.sign(detail, now, body),
-                    "content-type": "application/json",
-                },
-            )
-        else:
-            response = await http.post(
-                f"{self.url}/api/realtime/auth",
-                data={"socket_id": "1234.5678", "channel_name": f"private-user-{who}"},
-                headers=self._auth(who),
-            )
-        elapsed = time.perf_counter() - started
-        self.figures.latencies[kind].append(elapsed)
-        self.figures.statuses[kind][response.status_code] += 1
-        if response.status_code == 200 and kind == "write" and detail:
-            self.figures.sent.append((conversation, detail))
-        if response.status_code == 200 and kind == "webhook" and detail:
-            self.figures.hooks.append(detail)
+            headers = {
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(int(now.timestamp())),
+                "webhook-signature": self.hook.sign(msg_id, now, body),
+                "content-type": "application/json",
+            }
+            url = f"{self.url}/api/webhooks/clerk"
+            return http.build_request("POST", url, content=body, headers=headers), msg_id
+        form = {"socket_id": "1234.5678", "channel_name": f"private-user-{who}"}
+        url = f"{self.url}/api/realtime/auth"
+        return http.build_request("POST", url, data=form, headers=self._auth(who)), ""
+
+    async def one(self, http: httpx.AsyncClient, kind: str, who: str) -> None:
+        request, ident = self.request(http, kind, who)
+        started = time.perf_counter()
+        try:
+            status = (await http.send(request)).status_code
+        except httpx.TransportError:  # no answer: counted as an error; did it land? (reconcile)
+            status = 0
+            if ident:
+                self.figures.unanswered.append(ident)
+        self.figures.latencies[kind].append(time.perf_counter() - started)
+        self.figures.statuses[kind][status] += 1
+        if status == 200 and kind == "write":
+            self.figures.sent.append((self.conversations[who], ident))
+        if status == 200 and kind == "webhook":
+            self.figures.hooks.append(ident)
 
     async def run(self, seconds: float, concurrency: int) -> Figures:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -219,6 +234,7 @@ class Load:
             await self.prepare(http)
             deadline = time.monotonic() + seconds
             started = time.monotonic()
+            cpu_before = cpu_seconds(self.api_pid) if self.api_pid else None
 
             async def client(index: int) -> None:
                 step = index
@@ -231,6 +247,9 @@ class Load:
                 for index in range(concurrency):
                     group.create_task(client(index))
             self.figures.seconds = time.monotonic() - started
+            cpu_after = cpu_seconds(self.api_pid) if self.api_pid else None
+            if cpu_before is not None and cpu_after is not None:
+                self.figures.api_cpu_s = cpu_after - cpu_before
             await self.reconcile(http)
         return self.figures
 
@@ -259,6 +278,14 @@ class Load:
                 " where conversation_id = any(%s::uuid[])",
                 [conversations],
             ).fetchone()
+            acknowledged = conn.execute(
+                "select count(*) from public.messages where client_id = any(%s)",
+                [[client_id for _, client_id in self.figures.sent]],
+            ).fetchone()[0]
+            landed_unanswered = conn.execute(
+                "select count(*) from public.messages where client_id = any(%s)",
+                [self.figures.unanswered],
+            ).fetchone()[0]
             events = conn.execute(
                 "select count(*), count(*) filter (where published_at is not null)"
                 " from public.outbox where channel = any(%s) and event = 'new-message'",
@@ -275,6 +302,9 @@ class Load:
             ).fetchone()[0]
         self.figures.reconciliation = {
             "writes_acknowledged": len(self.figures.sent),
+            "acknowledged_writes_stored": acknowledged,
+            "unanswered": len(self.figures.unanswered),
+            "unanswered_writes_stored": landed_unanswered,
             "messages_stored": messages[0],
             "distinct_messages": messages[1],
             "new_message_events": events[0],
@@ -290,7 +320,9 @@ class Load:
 def reconciled(figures: Figures) -> bool:
     r = figures.reconciliation
     return (
-        r["writes_acknowledged"] == r["messages_stored"] == r["distinct_messages"]
+        r["writes_acknowledged"] == r["acknowledged_writes_stored"]
+        and r["messages_stored"] == r["distinct_messages"]
+        and r["messages_stored"] == r["writes_acknowledged"] + r["unanswered_writes_stored"]
         and r["new_message_events"] == r["events_published"] == r["messages_stored"]
         and r["outbox_pending"] == 0
         and r["webhooks_acknowledged"]
@@ -304,8 +336,10 @@ def measure(*, seconds: float, concurrency: int, users: int) -> Figures:
     saved = dict(os.environ)  # a stack exports its env; a test session's own stack needs it back
     stack, config = start_stack()
     try:
-        with api_process(stack, config.api_port) as url:
-            return asyncio.run(Load(stack, url, users).run(seconds, concurrency))
+        with api_process(stack, config.api_port) as (url, pid):
+            load = Load(stack, url, users)
+            load.api_pid = pid
+            return asyncio.run(load.run(seconds, concurrency))
     finally:
         stack.stop()
         shutil.rmtree(config.data_dir, ignore_errors=True)
@@ -318,6 +352,7 @@ def report(figures: Figures) -> str:
         f"{figures.requests} requests in {figures.seconds:.1f} s = "
         f"{figures.requests / figures.seconds:.0f}/s; errors {figures.errors} "
         f"({figures.server_errors} 5xx)",
+        f"api process CPU: {figures.api_cpu_s} s",
         "kind      requests   per s    p50 ms   p99 ms  errors",
     ]
     for row in figures.table():
