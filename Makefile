@@ -54,7 +54,7 @@ dev: setup
 test: setup test-audio
 	$(PY) -m ruff check .
 	$(PY) -m mypy lib
-	SOCKLESS_TEST_FULL=$(if $(FULL),1,0) $(PY) -m pytest
+	SOCKLESS_TEST_FULL=$(if $(filter 1 yes true,$(FULL)),1,0) $(PY) -m pytest
 
 # Best effort: espeak-ng + sox give the call tests real speech; without them they use
 # generated audio. Never fails the build.
