@@ -218,10 +218,19 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_write:
             replace_section(f"reliability-{name}", body, doc=DOC)
     if not args.no_write:
-        text = DOC.read_text()
-        head, marker, rest = text.partition("<!-- reliability-")
-        DOC.write_text(intro.rstrip() + "\n\n" + marker + rest if marker else intro)
+        DOC.write_text(assemble(intro, DOC.read_text() if DOC.exists() else ""))
         print(f"wrote {DOC}")
+
+
+def assemble(intro: str, text: str) -> str:
+    """The intro, then every section the file has, in SECTIONS order."""
+    parts = [intro.rstrip()]
+    for name in SECTIONS:
+        start, end = f"<!-- reliability-{name}:start -->", f"<!-- reliability-{name}:end -->"
+        if start in text and end in text:
+            body = text.split(start, 1)[1].split(end, 1)[0]
+            parts.append(f"{start}{body}{end}")
+    return "\n\n".join(parts) + "\n"
 
 
 if __name__ == "__main__":
