@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.12 python3 python; do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then \
 	    command -v $$p; break; fi; done)
 
-.PHONY: help setup dev test test-audio lint typecheck bench types reset clean check-tools
+.PHONY: help setup dev test test-audio lint typecheck bench types reset clean check-tools build-ApiFunction
 
 help:
 	@echo "make dev    set up and run the local stack (Postgres, PostgREST, gateway, api, crons)"
@@ -53,7 +53,7 @@ dev: setup
 # webhook provider's replay storm); docs/reliability.md.
 test: setup test-audio
 	$(PY) -m ruff check .
-	$(PY) -m mypy lib
+	$(PY) -m mypy lib aws
 	SOCKLESS_TEST_FULL=$(if $(filter 1 yes true,$(FULL)),1,0) $(PY) -m pytest
 
 # Best effort: espeak-ng + sox give the call tests real speech; without them they use
@@ -69,7 +69,7 @@ test-audio:
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy lib
+	$(PY) -m mypy lib aws
 	$(PY) -m dev.audit
 
 bench: setup
@@ -83,3 +83,11 @@ reset:
 
 clean: reset
 	rm -rf $(VENV) node_modules
+
+# `sam build` (template.yaml, BuildMethod makefile): the Lambda gets api/, lib/, aws/,
+# vercel.json and requirements.txt's packages (Linux wheels for Lambda's Python 3.12), nothing else.
+build-ApiFunction:
+	cp -r api lib aws vercel.json "$(ARTIFACTS_DIR)/"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+	python3 -m pip install --quiet --target "$(ARTIFACTS_DIR)" -r requirements.txt \
+	  --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 --only-binary=:all:

@@ -36,6 +36,33 @@ def parse(text: str) -> dict[str, str]:
     return values
 
 
+TAGS = ("[required in production]", "[optional]", "[dev only]")
+
+
+def tags(text: str) -> dict[str, str]:
+    """.env.example's variables -> their tags (comma-joined when several): from the comment
+    block above each, or shared with the variable on the line above when there is none."""
+    found: dict[str, str] = {}
+    block: list[str] = []
+    previous: str | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("#"):
+            if previous is not None:
+                block, previous = [], None
+            block.append(line)
+        elif "=" in line:
+            name = line.partition("=")[0].strip()
+            named = [tag for tag in TAGS if any(tag in comment for comment in block)]
+            found[name] = found[previous] if previous and not block else ",".join(named)
+            if block:
+                block = []
+            previous = name
+        else:
+            block, previous = [], None
+    return found
+
+
 def read(path: Path) -> dict[str, str]:
     return parse(path.read_text()) if path.exists() else {}
 

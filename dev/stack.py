@@ -33,6 +33,7 @@ from dev.ghl_api import FakeHighLevel, signing_key
 from dev.ports import PortBusy, bind_socket, ensure_free, free_port
 from dev.postgrest import Postgrest
 from dev.realtime import RealtimeConfig, ServerAddress, serve_in_thread
+from dev.s3 import LocalS3
 from dev.servers import BackgroundServer
 from dev.stripe_api import CREDITS_PRICE, SUBSCRIPTION_PRICE, LocalStripe, local_secret_key
 from dev.vercel import VercelDev
@@ -68,6 +69,10 @@ class StackConfig:
     """The local Stripe (dev/stripe_api.py), started when STRIPE_SECRET_KEY is blank."""
     stripe_secret_key: str = ""
     """STRIPE_SECRET_KEY from .env: set, the api talks to that Stripe and no stand-in runs."""
+    storage_port: int = 54350
+    """The local S3 (dev/s3.py, moto), started when STORAGE_S3_ENDPOINT is blank."""
+    storage_s3_endpoint: str = ""
+    """STORAGE_S3_ENDPOINT from .env: set, recordings go there and no local S3 runs."""
     openai_port: int | None = None
     """The fake OpenAI's port; None = the port in OPENAI_REALTIME_URL (8081), 0 = any."""
     bridge_token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
@@ -124,6 +129,8 @@ class StackConfig:
             bridge_port=int(env.get("BRIDGE_PORT") or 8080),
             stripe_port=int(env.get("STRIPE_DEV_PORT") or 12111),
             stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
+            storage_port=int(env.get("STORAGE_DEV_PORT") or 54350),
+            storage_s3_endpoint=env.get("STORAGE_S3_ENDPOINT", ""),
             bridge_token_secret=env.get("BRIDGE_TOKEN_SECRET") or secrets.token_urlsafe(32),
             bridge_path_secret=env.get("BRIDGE_PATH_SECRET") or secrets.token_urlsafe(24),
             voice_signing_key=env.get("SIGNALWIRE_SIGNING_KEY") or secrets.token_urlsafe(24),
@@ -165,6 +172,7 @@ class StackConfig:
             realtime_port=0,
             bridge_port=0,
             stripe_port=0,
+            storage_port=0,
             openai_port=0,
             ghl_api_port=0,
             ephemeral=True,
@@ -190,6 +198,8 @@ class Stack:
     """The local Stripe, when it runs (no STRIPE_SECRET_KEY of your own)."""
     brokers: FakeBrokers | None = None
     """The Alpaca and Tradovate stand-ins (dev/brokers.py; tests read their calls)."""
+    s3: LocalS3 | None = None
+    """The local S3 for call recordings, when it runs (no STORAGE_S3_ENDPOINT of your own)."""
     api_base_url: str = ""
     _contexts: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _voice: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -235,6 +245,7 @@ class Stack:
             **self._stripe_env(),
             **self.config.trading_secrets,
             **self._broker_urls(),
+            **(self.s3.env() if self.s3 else {}),
         }
 
     def _stripe_env(self) -> dict[str, str]:
@@ -279,6 +290,8 @@ class Stack:
         ]
         if not cfg.stripe_secret_key:
             checks.append((cfg.stripe_port, "local Stripe", "STRIPE_DEV_PORT"))
+        if not cfg.storage_s3_endpoint:
+            checks.append((cfg.storage_port, "local S3 (moto)", "STORAGE_DEV_PORT"))
         if not cfg.database_url:
             checks.append((cfg.db_port, "Postgres", "SOCKLESS_DB_PORT"))
         for port, what, var in checks:
@@ -322,6 +335,9 @@ class Stack:
         self.servers["gateway"] = BackgroundServer(
             self.gateway.app(), sock, name="gateway", lifespan="on"
         ).start()
+
+        if not cfg.storage_s3_endpoint:  # before the bridge, which uploads recordings there
+            self.s3 = LocalS3(port=cfg.storage_port).start()
 
         # The api socket is bound first so the realtime server can post its webhooks to it.
         api_sock = None
@@ -446,6 +462,9 @@ class Stack:
         self._realtime.close()
         self._contexts.close()
         self.realtime = None
+        if self.s3 is not None:
+            self.s3.stop()
+            self.s3 = None
         if self.postgrest is not None:
             self.postgrest.stop()
         if self.pg is not None:
@@ -480,6 +499,7 @@ class Stack:
             "ghl_api": self.ghl_api_url,
             "ghl_api_fake": self.ghl is not None,
             "stripe": self.stripe.public_url if self.stripe else None,
+            "s3": self.s3.url if self.s3 else None,
             "brokers": self.servers["brokers"].url if "brokers" in self.servers else None,
             "anon_key": self.config.anon_key,
             "service_role_key": self.config.service_role_key,
@@ -515,6 +535,12 @@ def _print_table(info: dict[str, object], started_s: float) -> None:
             f"{info['stripe']}  (hosted Checkout + portal pages; docs/billing.md)"
             if info["stripe"]
             else "not started: STRIPE_SECRET_KEY is set, the api talks to Stripe",
+        ),
+        (
+            "S3 (recordings)",
+            f"{info['s3']}  (moto; bucket call-recordings)"
+            if info["s3"]
+            else "not started: STORAGE_S3_ENDPOINT is set",
         ),
         (
             "broker stand-ins",

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import mimetypes
 import os
@@ -25,60 +24,18 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 from starlette.responses import FileResponse, JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from dev.vercel_config import CronJob, Function, VercelConfig, discover_functions
+from lib.vercel_functions import Functions
+from lib.vercel_project import CronJob, Function, Project
 
 log = logging.getLogger("sockless.vercel")
 RELOAD_CHECK_S = 0.5
 NOT_SOURCE = {".venv", "node_modules", ".data", ".git", "dev", "tests", "bench", "worker"}
-
-
-class FunctionError(RuntimeError):
-    """A function module could not be loaded (import error, no `app`)."""
-
-
-class Lifespan:
-    """Runs one function app's ASGI lifespan, as Vercel's runtime does (lifespan="auto"):
-    startup when the function is first loaded, shutdown when the server stops."""
-
-    def __init__(self, app: ASGIApp, name: str) -> None:
-        self.app = app
-        self.name = name
-        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self.supported = True
-
-    async def _run(self) -> None:
-        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-        try:
-            await self.app(scope, self._inbox.get, self._outbox.put)
-        except Exception:  # an app without lifespan support may raise: that is allowed
-            log.debug("%s does not support lifespan", self.name)
-        # Returning (or raising) before completing the protocol means "unsupported".
-        self.supported = False
-        await self._outbox.put({"type": "lifespan.unsupported"})
-
-    async def startup(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"lifespan {self.name}")
-        await self._inbox.put({"type": "lifespan.startup"})
-        reply = await self._outbox.get()
-        if reply["type"] == "lifespan.startup.failed":
-            raise FunctionError(f"{self.name} startup failed: {reply.get('message', '')}")
-
-    async def shutdown(self) -> None:
-        if self._task is None:
-            return
-        if self.supported and not self._task.done():
-            await self._inbox.put({"type": "lifespan.shutdown"})
-            await asyncio.wait_for(self._outbox.get(), timeout=10)
-        await asyncio.wait_for(self._task, timeout=10)
 
 
 class VercelDev:
@@ -100,9 +57,8 @@ class VercelDev:
         they want it, instead of racing a minute tick)."""
         self.cron_secret = cron_secret
         self.base_url = base_url
-        self._modules: dict[Path, ASGIApp] = {}
-        self._lifespans: list[Lifespan] = []
-        self._retired: list[Lifespan] = []  # reloaded away; shut down with the server
+        self._functions = Functions(self.root)
+        self._retired: list[Functions] = []  # reloaded away; shut down with the server
         self._stamp = self._source_stamp()
         self._checked = time.monotonic()
         self._load_config()
@@ -110,24 +66,13 @@ class VercelDev:
 
     # -- routing -------------------------------------------------------------------------------
     def _load_config(self) -> None:
-        self.functions = discover_functions(self.root)
-        self.config = VercelConfig.load(self.root)
+        self.project = Project.load(self.root)
 
     def resolve(self, url_path: str) -> Function | Path | None:
         """The function (or public file) that serves `url_path`, after rewrites."""
-        target = self._filesystem(url_path)
-        if target is not None:
-            return target
-        for rewrite in self.config.rewrites:
-            destination = rewrite.apply(url_path)
-            if destination is not None:
-                return self._filesystem(destination.split("?", 1)[0])
-        return None
+        return self.project.route(url_path, static=self._public_file)
 
-    def _filesystem(self, url_path: str) -> Function | Path | None:
-        for function in self.functions:
-            if function.matches(url_path):
-                return function
+    def _public_file(self, url_path: str) -> Path | None:
         public = (self.root / "public").resolve()
         candidate = (public / url_path.lstrip("/")).resolve()
         if candidate.is_dir():
@@ -164,9 +109,8 @@ class VercelDev:
         if stamp == self._stamp:
             return
         self._stamp = stamp
-        self._modules.clear()
-        self._retired.extend(self._lifespans)
-        self._lifespans = []
+        self._retired.append(self._functions)
+        self._functions = Functions(self.root)
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None)
             if not file:
@@ -180,15 +124,6 @@ class VercelDev:
         self._load_config()
         log.info("reloaded changed code")
 
-    async def _app(self, function: Function) -> ASGIApp:
-        if function.path not in self._modules:
-            app = load_function(self.root, function.path)
-            lifespan = Lifespan(app, str(function.path.relative_to(self.root)))
-            await lifespan.startup()
-            self._lifespans.append(lifespan)
-            self._modules[function.path] = app
-        return self._modules[function.path]
-
     # -- ASGI ----------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -198,17 +133,10 @@ class VercelDev:
             return
         self._maybe_reload()
         path = scope["path"]
-        extra = [
-            (key.lower().encode(), value.encode())
-            for rule in self.config.headers
-            if rule.source.fullmatch(path)
-            for key, value in rule.headers
-        ]
+        project = self.project
 
         async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start" and extra:
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
+            await send(project.add_headers(scope, message))
 
         target = self.resolve(path)
         if target is None:
@@ -234,7 +162,7 @@ class VercelDev:
 
         relative = function.path.relative_to(self.root)
         try:
-            app = await self._app(function)
+            app = await self._functions.app(function.path)
             await app(scope, receive, tracking_send)
         except Exception as exc:
             log.exception("function %s failed", relative)
@@ -272,7 +200,7 @@ class VercelDev:
 
     async def run_due(self, at: datetime) -> list[CronJob]:
         """Call every job due at minute `at` (concurrently, like Vercel's independent calls)."""
-        due = [job for job in self.config.crons if job.due(at)]
+        due = [job for job in self.project.config.crons if job.due(at)]
         async with asyncio.TaskGroup() as group:
             for job in due:
                 group.create_task(self.call_cron(job), name=f"cron {job.path}")
@@ -300,32 +228,7 @@ class VercelDev:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
-                for lifespan in [*self._retired, *self._lifespans]:
-                    try:
-                        await lifespan.shutdown()
-                    except Exception:
-                        log.exception("%s shutdown failed", lifespan.name)
+                for functions in [*self._retired, self._functions]:
+                    await functions.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-def load_function(root: Path, path: Path) -> ASGIApp:
-    """Import one function file as Vercel does: project root importable, top-level `app`."""
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    relative = path.relative_to(root)
-    name = "vercel_fn." + ".".join(relative.with_suffix("").parts).replace("[", "_").replace(
-        "]", "_"
-    )
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise FunctionError(f"{relative}: cannot be imported")
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise FunctionError(f"{relative} failed to import: {exc!r}") from exc
-    app = getattr(module, "app", None) or getattr(module, "application", None)
-    if app is None:
-        raise FunctionError(f"{relative} defines no top-level `app`")
-    return app  # type: ignore[no-any-return]

@@ -18,13 +18,12 @@ from typing import Any
 import pytest
 
 import worker.config
-from dev.env import ROOT
+from dev.env import ROOT, TAGS, tags
 from lib.config import load_settings
 from lib.features import BUNDLE
 from lib.production import problems
 
 EXAMPLE = ROOT / ".env.example"
-TAGS = ("[required in production]", "[optional]", "[dev only]")
 SET_BY_VERCEL = {"VERCEL_ENV", "VERCEL_GIT_COMMIT_SHA"}
 """Read, never set by hand: the header of .env.example names them."""
 ENV_READ = re.compile(
@@ -53,27 +52,8 @@ class Recording(dict[str, str]):
 
 
 def documented() -> dict[str, str]:
-    """Variable -> its tag: from the comment block above it, or shared with the variable on
-    the line above when there is none."""
-    tags: dict[str, str] = {}
-    block: list[str] = []
-    previous: str | None = None
-    for raw in EXAMPLE.read_text().splitlines():
-        line = raw.strip()
-        if line.startswith("#"):
-            if previous is not None:
-                block, previous = [], None
-            block.append(line)
-        elif "=" in line:
-            name = line.partition("=")[0].strip()
-            found = [tag for tag in TAGS if any(tag in comment for comment in block)]
-            tags[name] = tags[previous] if previous and not block else ",".join(found)
-            if block:
-                block = []
-            previous = name
-        else:
-            block, previous = [], None
-    return tags
+    """Variable -> its tag (dev.env.tags)."""
+    return tags(EXAMPLE.read_text())
 
 
 def read_at_run_time() -> set[str]:

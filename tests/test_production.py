@@ -121,7 +121,7 @@ CALL_EVERY_FUNCTION = """
 import asyncio, importlib.util, json, sys
 from pathlib import Path
 import httpx
-from dev.vercel_config import discover_functions
+from lib.vercel_project import discover_functions
 
 async def main():
     answers = {}
@@ -162,3 +162,9 @@ def test_every_function_answers_a_refused_environment_as_a_json_500(environment:
             assert status == 500, (method, path, status, text)
             assert expected in text, (method, path, text)
             assert "Traceback" not in text and '"stack"' not in text, (method, path)
+
+
+def test_a_local_recordings_endpoint_is_refused_in_production():
+    with pytest.raises(ConfigurationError) as caught:
+        BUNDLE.services({**PRODUCTION, "STORAGE_S3_ENDPOINT": "http://127.0.0.1:54350"})
+    assert "STORAGE_S3_ENDPOINT: must not be a local address" in caught.value.message

@@ -30,6 +30,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -42,6 +43,8 @@ from worker.config import BridgeConfig
 from worker.conversation import Conversation, Stats
 from worker.hangup import hang_up
 from worker.publish import PusherHttp, publish_saved
+from worker.recording import Recorder
+from worker.recording_store import RecordingStore, recording_key
 from worker.store import CallRecord, CallStore, FinishedCall, StoreError
 from worker.summary import Summary, extractive, summarize
 from worker.transcript import Transcript
@@ -52,6 +55,7 @@ CALL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 BRIDGE_ENDED = {"end_call", "max_duration", "shutdown"}
 OPENAI_MAX_SIZE = 16 * 2**20
 SUMMARY_BUDGET_S = 15.0
+UPLOAD_MARGIN_S = 5.0
 REFUSED = "unknown, finished or already streaming call"
 
 
@@ -63,6 +67,7 @@ class Services:
     http: httpx.AsyncClient
     store: CallStore
     pusher: PusherHttp | None
+    recordings: RecordingStore
 
 
 class CallSession:
@@ -78,6 +83,7 @@ class CallSession:
         self._active = active
         self._conversation: Conversation | None = None
         self._end_reason: str | None = None
+        self._recorder: Recorder | None = None
         self.call_id: str | None = None
         self.stream_id = uuid.uuid4().hex
         """This socket's claim on its call (calls_stream_start): a call streams once."""
@@ -182,6 +188,7 @@ class CallSession:
         except telephony.UnsupportedFormat as exc:
             log.error("call %s: unsupported audio: %s", record.id, exc)
             return "unsupported_audio"
+        self._recorder = Recorder(audio, enabled=self._config.recording_off is None)
         try:
             openai = await self._connect_openai()
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
@@ -198,6 +205,7 @@ class CallSession:
                 transcript=transcript,
                 stats=stats,
                 label=f"call {record.id}",
+                recorder=self._recorder,
             )
             self._conversation = conversation
             if self._end_reason is not None:
@@ -264,8 +272,20 @@ class CallSession:
     async def _save(
         self, finished: FinishedCall, record: CallRecord, transcript: Transcript
     ) -> None:
-        summary = await self._summary(finished, record, transcript)
-        finished = replace(finished, summary=summary.text, summary_kind=summary.kind)
+        async with asyncio.TaskGroup() as group:
+            summarizing = group.create_task(
+                self._summary(finished, record, transcript), name=f"call {record.id} summary"
+            )
+            uploading = group.create_task(
+                self._record_audio(record), name=f"call {record.id} recording"
+            )
+        summary = summarizing.result()
+        finished = replace(
+            finished,
+            summary=summary.text,
+            summary_kind=summary.kind,
+            recording=uploading.result(),
+        )
         store = self._services.store
         try:
             result = await store.finish(
@@ -280,6 +300,38 @@ class CallSession:
         await publish_saved(
             result.get("events") or [], pusher=self._services.pusher, store=self._services.store
         )
+
+    async def _record_audio(self, record: CallRecord) -> dict[str, Any]:
+        """The call's WAV, uploaded (retried like the record); what the record says of it.
+        Never raises: a recording that cannot be stored is noted, and the record is saved."""
+        off = self._config.recording_off
+        recorder = self._recorder
+        if off is not None:
+            return {"status": "off", "error": off}
+        if recorder is None or recorder.empty:
+            return {"status": "empty", "error": "no audio was streamed"}
+        deadline = self.save_deadline
+        if deadline is not None:  # leave the record time to be saved after the upload
+            deadline -= UPLOAD_MARGIN_S
+        key = recording_key(record.owner_id, record.id)
+        try:
+            recording = await asyncio.to_thread(recorder.assemble)
+            await self._services.recordings.upload(
+                key, recording.wav, attempts=self._config.save_attempts, deadline=deadline
+            )
+        except StoreError as exc:
+            log.error("call %s: recording not stored: %s", record.id, exc)
+            return {"status": "failed", "error": str(exc)[:1000]}
+        except Exception as exc:  # a bug in assembling loses the audio, never the record
+            log.exception("call %s: recording failed", record.id)
+            return {"status": "failed", "error": repr(exc)[:1000]}
+        return {
+            "status": "stored",
+            "key": key,
+            "durationMs": recording.duration_ms,
+            "sampleRate": recording.sample_rate,
+            "bytes": len(recording.wav),
+        }
 
     async def _dead_letter(self, finished: FinishedCall, refusal: StoreError) -> None:
         """Keep a record calls_finish would not take (calls_dead_letters); the log gets the

@@ -107,6 +107,15 @@ class BridgeConfig:
     mark_every_ms: float = 0.0
     """0: a mark after every audio chunk sent to the caller; else one per this much audio."""
     save_attempts: int = 6
+    # call recordings (worker/recording.py), uploaded to S3-compatible storage at the save
+    recordings: bool = True
+    """CALL_RECORDINGS=off: nothing is recorded (the call record says so)."""
+    storage_s3_endpoint: str = ""
+    """Blank: AWS S3 itself; Supabase: https://<ref>.supabase.co/storage/v1/s3."""
+    storage_s3_bucket: str = ""
+    storage_s3_region: str = "us-east-1"
+    storage_s3_access_key_id: str = ""
+    storage_s3_secret_access_key: Secret = field(default_factory=_secret)
 
     def __post_init__(self) -> None:
         if self.path_secret and not PATH_SECRET.fullmatch(self.path_secret.get()):
@@ -144,6 +153,15 @@ class BridgeConfig:
             self.pusher_app_id and self.pusher_key and self.pusher_secret
         )
 
+    @property
+    def recording_off(self) -> str | None:
+        """Why calls are not recorded, or None when they are."""
+        if not self.recordings:
+            return "recordings are off (CALL_RECORDINGS=off)"
+        if not self.storage_s3_bucket:
+            return "no storage configured (STORAGE_S3_BUCKET)"
+        return None
+
     def with_overrides(self, **changes: object) -> BridgeConfig:
         return replace(self, **changes)  # type: ignore[arg-type]
 
@@ -161,6 +179,12 @@ def load(env: Mapping[str, str] | None = None) -> BridgeConfig:
             return float(value) if value else default
         except ValueError as exc:
             raise ValueError(f"{name}={value!r} is not a number") from exc
+
+    def switch(name: str) -> bool:
+        value = get(name, "on").lower()
+        if value not in ("on", "off"):
+            raise ValueError(f"{name}={value!r}: expected on or off")
+        return value == "on"
 
     provider = get("VOICE_PROVIDER", "signalwire")
     if provider not in ("signalwire", "twilio"):
@@ -216,6 +240,12 @@ def load(env: Mapping[str, str] | None = None) -> BridgeConfig:
         l16_byte_order=byte_order,  # type: ignore[arg-type]
         max_frame_bytes=int(number("BRIDGE_MAX_FRAME_BYTES", 65_536)),
         mark_every_ms=number("BRIDGE_MARK_EVERY_MS", 0),
+        recordings=switch("CALL_RECORDINGS"),
+        storage_s3_endpoint=get("STORAGE_S3_ENDPOINT").rstrip("/"),
+        storage_s3_bucket=get("STORAGE_S3_BUCKET"),
+        storage_s3_region=get("STORAGE_S3_REGION", "us-east-1"),
+        storage_s3_access_key_id=get("STORAGE_S3_ACCESS_KEY_ID"),
+        storage_s3_secret_access_key=Secret(get("STORAGE_S3_SECRET_ACCESS_KEY")),
     )
     if not config.token_secret:
         raise ValueError("BRIDGE_TOKEN_SECRET is required (the api mints stream tokens with it)")

@@ -34,6 +34,7 @@ from worker import prompt, realtime_events, telephony, wire
 from worker import realtime_events as rt
 from worker.config import BridgeConfig
 from worker.playback import Playback
+from worker.recording import Recorder
 from worker.transcript import Transcript
 
 log = logging.getLogger("worker.call")
@@ -79,6 +80,7 @@ class Conversation:
         transcript: Transcript,
         stats: Stats,
         label: str,
+        recorder: Recorder | None = None,
     ) -> None:
         self._caller = caller
         self._openai = openai
@@ -88,6 +90,9 @@ class Conversation:
         self.transcript = transcript
         self.stats = stats
         self._label = label
+        self.recorder = recorder or Recorder(None, enabled=False)
+        self._heard = self.recorder.heard
+        """The one call per inbound frame the recording costs (worker/recording.py)."""
         self.playback = Playback(mark_every_ms=config.mark_every_ms)
         self.outcome: str | None = None
         self.notes: str | None = None
@@ -168,6 +173,7 @@ class Conversation:
         match frame:
             case telephony.Media(media=media) if media.track in ("inbound", "inbound_track"):
                 self.stats.media_in += 1
+                self._heard(media.payload)
                 await self._to_openai(rt.append_audio(self._audio.to_openai(media.payload)))
             case telephony.Mark(mark=mark):
                 if self.playback.acknowledge(mark.name):
@@ -238,7 +244,9 @@ class Conversation:
         self.transcript.began(delta.item_id)
         mark = self.playback.sent(delta.item_id, self._audio.duration_ms(delta.delta))
         self._idle.clear()
-        media = telephony.media(self._sid, self._audio.to_caller(delta.delta))
+        payload = self._audio.to_caller(delta.delta)
+        self.recorder.said(payload)
+        media = telephony.media(self._sid, payload)
         if mark is None:
             await self._to_caller(media)
         else:  # one socket write for both (worker/wire.py)
@@ -251,6 +259,7 @@ class Conversation:
         cuts = self.playback.interrupt()
         self._idle.set()
         await self._to_caller(telephony.clear(self._sid))
+        self.recorder.cleared()
         for cut in cuts:
             self.stats.truncations += 1
             self.transcript.interrupted(cut.item_id)

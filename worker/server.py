@@ -41,6 +41,7 @@ from websockets.http11 import Request, Response
 from worker.call import CallSession, Services
 from worker.config import BridgeConfig
 from worker.publish import PusherHttp
+from worker.recording_store import RecordingStore
 from worker.store import CallStore
 from worker.wire import CoalescingConnection
 
@@ -83,6 +84,7 @@ class Bridge:
                 http=http,
             ),
             pusher=PusherHttp(config, http=http) if config.publishes_directly else None,
+            recordings=RecordingStore(config),
         )
         self._server = await serve(
             self._handle,

@@ -91,6 +91,10 @@ class FinishedCall:
     stats: dict[str, Any] = field(default_factory=dict)
     summary_kind: str | None = None
     """'ai' or 'extractive' (worker.summary)"""
+    recording: dict[str, Any] | None = None
+    """Where the call's audio is, or why it is missing (worker.call._record_audio):
+    {"status": "stored", "key", "durationMs", "sampleRate", "bytes"} or
+    {"status": "failed" | "off" | "empty", "error"}"""
 
     def params(self) -> dict[str, Any]:
         """calls_finish's arguments, cleaned (see `clean`)."""
@@ -106,6 +110,7 @@ class FinishedCall:
                 "p_ended_at": self.ended_at.isoformat(),
                 "p_stats": self.stats,
                 "p_summary_kind": self.summary_kind,
+                "p_recording": self.recording,
             }
         )
         return params

@@ -88,8 +88,23 @@ def bridge_config(stack: Stack, fake_url: str, token_secret: str, **changes: Any
         drain_s=2,
         shutdown_timeout_s=20,
         goodbye_timeout_s=5,
+        **storage_config(stack),
     )
     return base.with_overrides(**changes)
+
+
+def storage_config(stack: Stack) -> dict[str, Any]:
+    """The bridge's recording storage: the stack's local S3 (moto)."""
+    if stack.s3 is None:
+        return {}
+    env = stack.s3.env()
+    return {
+        "storage_s3_endpoint": env["STORAGE_S3_ENDPOINT"],
+        "storage_s3_bucket": env["STORAGE_S3_BUCKET"],
+        "storage_s3_region": env["STORAGE_S3_REGION"],
+        "storage_s3_access_key_id": env["STORAGE_S3_ACCESS_KEY_ID"],
+        "storage_s3_secret_access_key": Secret(env["STORAGE_S3_SECRET_ACCESS_KEY"]),
+    }
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import schemathesis
 
 from dev.env import ROOT
 from dev.stack import Stack
-from dev.vercel_config import VercelConfig, discover_functions
 from lib import openapi
 from lib.features import BUNDLE
+from lib.vercel_project import VercelConfig, discover_functions
 
 
 def served(stack: Stack) -> dict:

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.datastructures import Headers
 
-from dev.vercel_config import Rewrite, source_pattern
 from lib.errors import BadRequest, SocklessError
 from lib.events import MAX_EVENT_BYTES, Channel, Event, InvalidChannel, InvalidEvent, encode
 from lib.realtime.channels import USER_RULES, ChannelRules, validate_channel_name
 from lib.rpc import superjson, wire
+from lib.vercel_project import Rewrite, source_pattern
 from lib.webhooks.verifiers import Delivery, Verified
 from tests.webhooks import test_verifiers as signed
 
@@ -239,7 +239,7 @@ def test_unsigned_deliveries_are_refused_with_a_4xx(provider: str, body: bytes, 
     assert 400 <= refused.value.status < 500
 
 
-# -- the local Vercel router (dev/vercel_config.py) -----------------------------------------------
+# -- the Vercel router (lib/vercel_project.py) ---------------------------------------------------
 @PROPERTIES
 @given(st.text(st.characters(exclude_characters="/?#"), min_size=1, max_size=40))
 @example("\\c")

@@ -99,11 +99,20 @@ class CallListItem(BaseModel):
     endedAt: datetime | None
 
 
+class RecordingState(BaseModel):
+    status: Literal["stored", "failed", "off", "empty", "deleted"]
+    """stored: calls.recording gives a link; otherwise `error` says why there is none."""
+    durationMs: int | None
+    error: str | None
+
+
 class Call(CallListItem):
     context: dict[str, Any]
     outcomeNotes: str | None
     transcript: list[TranscriptEntry]
     answeredAt: datetime | None
+    recording: RecordingState | None = None
+    """The call's audio (docs/calls.md, Recordings); null until the call is saved."""
 
 
 class CallList(BaseModel):
@@ -142,5 +151,12 @@ def call(row: Mapping[str, Any]) -> Call:
             "outcomeNotes": row.get("outcome_notes"),
             "transcript": row.get("transcript") or [],
             "answeredAt": row.get("answered_at"),
+            "recording": {
+                "status": row["recording_status"],
+                "durationMs": row.get("recording_duration_ms"),
+                "error": row.get("recording_error"),
+            }
+            if row.get("recording_status")
+            else None,
         }
     )

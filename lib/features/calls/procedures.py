@@ -92,7 +92,7 @@ async def start(ctx: Context, input: StartInput) -> Call:
 _STATUSES = {"queued", "initiated", "ringing", "in-progress"}
 
 
-async def _rows(query: AsyncSelectRequestBuilder) -> list[dict[str, Any]]:
+async def fetch_rows(query: AsyncSelectRequestBuilder) -> list[dict[str, Any]]:
     from postgrest.exceptions import APIError
 
     try:
@@ -104,7 +104,7 @@ async def _rows(query: AsyncSelectRequestBuilder) -> list[dict[str, Any]]:
 
 async def get(ctx: Context, input: GetInput) -> Call:
     client = await ctx.db.client()
-    rows = await _rows(
+    rows = await fetch_rows(
         client.table("calls").select("*").eq("id", input.id).eq("owner_id", ctx.user.user_id)
     )
     if not rows:
@@ -125,7 +125,7 @@ async def list_calls(ctx: Context, input: ListInput | None) -> CallList:
     )
     if input.before is not None:
         query = query.lt("created_at", input.before.isoformat())
-    rows = await _rows(query)
+    rows = await fetch_rows(query)
     page = [models.list_item(row) for row in rows[: input.limit]]
     more = len(rows) > input.limit
     return CallList(calls=page, next=page[-1].createdAt if more and page else None)

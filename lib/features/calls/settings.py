@@ -17,6 +17,7 @@ from lib.features.calls.destinations import (
     country_codes,
     prefixes,
 )
+from lib.features.calls.storage import StorageSettings
 
 VoiceCodec = Literal["pcmu", "l16"]
 
@@ -34,6 +35,12 @@ class CallsSettings:
     CALLS_BLOCKED_PREFIXES (default NANP premium and +1 international ranges)."""
     daily_limit: int = 50
     """Outbound calls per owner per 24 hours (CALLS_DAILY_LIMIT), counted in SQL."""
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    """Where the bridge uploads recordings (STORAGE_S3_*; lib.features.calls.storage)."""
+    recording_retention_days: int = 90
+    """RECORDING_RETENTION_DAYS: the recording-retention job deletes older ones; 0 keeps them."""
+    recording_url_ttl_s: int = 300
+    """RECORDING_URL_TTL_S: how long a calls.recording link works (1 s .. 7 days)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -56,7 +63,25 @@ class CallsSettings:
                 or DEFAULT_BLOCKED_PREFIXES,
             ),
             daily_limit=_non_negative(get("CALLS_DAILY_LIMIT") or "50", "CALLS_DAILY_LIMIT"),
+            storage=StorageSettings(
+                endpoint=get("STORAGE_S3_ENDPOINT").rstrip("/"),
+                bucket=get("STORAGE_S3_BUCKET"),
+                region=get("STORAGE_S3_REGION") or "us-east-1",
+                access_key_id=get("STORAGE_S3_ACCESS_KEY_ID"),
+                secret_access_key=Secret(get("STORAGE_S3_SECRET_ACCESS_KEY")),
+            ),
+            recording_retention_days=_non_negative(
+                get("RECORDING_RETENTION_DAYS") or "90", "RECORDING_RETENTION_DAYS"
+            ),
+            recording_url_ttl_s=_url_ttl(get("RECORDING_URL_TTL_S") or "300"),
         )
+
+
+def _url_ttl(value: str) -> int:
+    ttl = _non_negative(value, "RECORDING_URL_TTL_S")
+    if not 1 <= ttl <= 7 * 24 * 3600:  # SigV4 presigned URLs live at most 7 days
+        raise ValueError(f"RECORDING_URL_TTL_S={value!r}: expected 1 to 604800 seconds")
+    return ttl
 
 
 def _non_negative(value: str, name: str) -> int:

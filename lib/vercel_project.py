@@ -4,18 +4,24 @@
   `api/index.py` serves `/api`, `api/users/[id].py` serves `/api/users/<id>`.
 - vercel.json `rewrites` (path-to-regexp sources, `$1` / `:name` destinations), `headers` rules
   and `crons` (`VercelConfig.load`).
+- `Project.route(path)`: the filesystem wins, then the rewrites in order; `Project.headers_for`
+  the `headers` rules' additions.
+
+Shared by the local Vercel emulation (dev/vercel.py) and the AWS Lambda target (aws/), so both
+route exactly as Vercel does. Function modules are loaded with `lib.vercel_functions`.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from croniter import croniter
+from starlette.types import Scope
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class CronJob:
     schedule: str
 
     def due(self, at: datetime) -> bool:
+        from croniter import croniter  # dev only: a deployed function never runs a schedule
+
         return bool(croniter.match(self.schedule, at.replace(second=0, microsecond=0)))
 
 
@@ -145,3 +153,58 @@ class VercelConfig:
             ],
             crons=[CronJob(c["path"], c["schedule"]) for c in data.get("crons", [])],
         )
+
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+@dataclass
+class Project:
+    """A project's functions and vercel.json, routed as Vercel routes them."""
+
+    functions: list[Function]
+    config: VercelConfig
+
+    @classmethod
+    def load(cls, root: Path) -> Project:
+        return cls(functions=discover_functions(root), config=VercelConfig.load(root))
+
+    def function_at(self, url_path: str) -> Function | None:
+        for function in self.functions:
+            if function.matches(url_path):
+                return function
+        return None
+
+    def route[T](
+        self, url_path: str, static: Callable[[str], T | None] = lambda _: None
+    ) -> Function | T | None:
+        """The function (or what `static` finds, e.g. a public/ file) serving `url_path`: the
+        filesystem first, then each rewrite in order (its destination looked up the same way)."""
+        for path in (url_path, *self._rewritten(url_path)):
+            target = self.function_at(path) or static(path)
+            if target is not None:
+                return target
+        return None
+
+    def _rewritten(self, url_path: str) -> Iterator[str]:
+        for rewrite in self.config.rewrites:
+            destination = rewrite.apply(url_path)
+            if destination is not None:
+                yield destination.split("?", 1)[0]
+                return
+
+    def headers_for(self, url_path: str) -> RawHeaders:
+        """Response headers the `headers` rules add to `url_path`."""
+        return [
+            (key.lower().encode(), value.encode())
+            for rule in self.config.headers
+            if rule.source.fullmatch(url_path)
+            for key, value in rule.headers
+        ]
+
+    def add_headers(self, scope: Scope, message: Any) -> Any:
+        """`message` with the headers rules' additions when it starts a response."""
+        extra = self.headers_for(scope["path"])
+        if message["type"] != "http.response.start" or not extra:
+            return message
+        return {**message, "headers": [*message.get("headers", []), *extra]}
