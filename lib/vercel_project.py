@@ -47,8 +47,13 @@ class Rewrite:
             result = result.replace(f"${index}", value or "")
         for name, value in match.groupdict().items():
             # A function, not a template: a path segment may hold backslashes (`\c`).
-            result = re.sub(rf":{name}\b[*+?]?", lambda _, v=value: v or "", result)
+            result = re.sub(rf":{name}\b[*+?]?", _literal(value or ""), result)
         return result
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement that inserts `text` as is (no backslash escapes)."""
+    return lambda _: text
 
 
 @dataclass(frozen=True)
