@@ -14,7 +14,7 @@ PYTHON ?= $(shell for p in python3.12 python3 python; do \
 help:
 	@echo "make dev    set up and run the local stack (Postgres, PostgREST, gateway, api, crons)"
 	@echo "make test   set up and run the tests (CI runs this)"
-	@echo "make lint   ruff + mypy"
+	@echo "make lint   ruff + mypy + dependency audit (pip-audit, npm audit; skipped offline)"
 	@echo "make bench  run the benchmarks, write docs/benchmarks.md figures and docs/img plots"
 	@echo "            (QUICK=1: a smoke run with small counts, docs/ untouched, < 3 min)"
 	@echo "make cost   monthly cost per provider from recorded usage (DAYS=14, reads .env)"
@@ -55,10 +55,12 @@ dev: setup demo
 demo: node_modules/.installed
 	node demo/build.mjs
 
+# `make test FULL=1`: the full reliability runs too (>= 10,000 fuzzed requests, every
+# webhook provider's replay storm); docs/reliability.md.
 test: setup test-audio test-browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy lib aws
-	$(PY) -m pytest
+	SOCKLESS_TEST_FULL=$(if $(filter 1 yes true,$(FULL)),1,0) $(PY) -m pytest
 
 # Best effort: espeak-ng + sox give the call tests real speech; without them they use
 # generated audio. Never fails the build.
@@ -87,6 +89,7 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy lib aws
+	$(PY) -m dev.audit
 
 bench: setup
 	$(PY) -m bench $(if $(QUICK),--quick)

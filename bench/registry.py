@@ -45,6 +45,7 @@ BENCHMARKS = [
     Benchmark("supabase_realtime", "write -> event: supabase-js vs pusher-js; fan-out to 1,000", "--writes 50 --subscribers 200"),  # noqa: E501
     Benchmark("lambda_cold_start", "Lambda handler vs eager mount vs one Vercel function", "--repeat 2"),  # noqa: E501
     Benchmark("call_recording", "recording on vs off vs decoding per frame", "--repeat 1"),
+    Benchmark("reliability", "fuzz, replay storms, outages, load, audit -> docs/reliability.md", "--examples 2 --seconds 5 --only fuzz load audit"),  # noqa: E501
     Benchmark("workloads", "each seed's day: providers vs polling", "--scale 0.2"),
     Benchmark("cost_curves", "monthly cost vs users: providers vs polling", ""),
 ]

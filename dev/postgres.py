@@ -21,6 +21,7 @@ import stat
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -48,6 +49,14 @@ class Postgres:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _stopper: object = field(default=None, repr=False)
+    _start_again: Callable[[], Postgres] | None = field(default=None, repr=False)
+
+    def restarted(self) -> Postgres:
+        """Stop this server and start it again on the same data and port (outage tests)."""
+        if self._start_again is None:
+            raise PostgresError(f"a {self.kind} database cannot be restarted from here")
+        self.stop()
+        return self._start_again()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -140,7 +149,13 @@ def _start_binaries(data_dir: Path, port: int, log_path: Path, *, ephemeral: boo
     )
     log.close()
     dsn = f"postgresql://{SUPERUSER}:{PASSWORD}@127.0.0.1:{port}/postgres"
-    handle = Postgres(dsn=dsn, kind="binaries", process=process, log_path=log_path)
+    handle = Postgres(
+        dsn=dsn,
+        kind="binaries",
+        process=process,
+        log_path=log_path,
+        _start_again=lambda: _start_binaries(data_dir, port, log_path, ephemeral=ephemeral),
+    )
     try:
         _wait_ready(dsn, process, log_path)
     except BaseException:

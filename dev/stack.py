@@ -205,6 +205,8 @@ class Stack:
     api_base_url: str = ""
     _contexts: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _voice: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    _realtime: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    _realtime_config: RealtimeConfig | None = None
 
     @property
     def logs(self) -> Path:
@@ -357,10 +359,9 @@ class Stack:
             secret=cfg.pusher_secret,
             webhook_url=cfg.pusher_webhook_url or f"{api_url}/api/webhooks/pusher",
         )
+        self._realtime_config = realtime
         try:
-            self.realtime = self._contexts.enter_context(
-                serve_in_thread(realtime, host="127.0.0.1", port=cfg.realtime_port)
-            )
+            self.start_realtime(cfg.realtime_port)
         except BaseException:
             if api_sock is not None:
                 api_sock.close()
@@ -450,11 +451,25 @@ class Stack:
             self.stripe.app(), sock, name="stripe", lifespan="on"
         ).start()
 
+    def start_realtime(self, port: int | None = None) -> None:
+        """(Re)start the Pusher-protocol server, on its old port unless told otherwise."""
+        assert self._realtime_config is not None
+        port = self.realtime.port if port is None and self.realtime else port or 0
+        self.realtime = self._realtime.enter_context(
+            serve_in_thread(self._realtime_config, host="127.0.0.1", port=port)
+        )
+
+    def stop_realtime(self) -> None:
+        """Stop the Pusher-protocol server (an outage test); `self.realtime` keeps its
+        address for start_realtime()."""
+        self._realtime.close()
+
     def stop(self) -> None:
         self._voice.close()  # calls still open are saved while the database is up
         self.voice = None
         for name in reversed(list(self.servers)):
             self.servers.pop(name).stop()
+        self._realtime.close()
         self._contexts.close()
         self.realtime = None
         if self.s3 is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from lib import cache
 from lib.cron import Cleanup, CronJob
 from lib.feature import Feature
+from lib.openapi import JSON, Route
 from lib.realtime.channels import LOCATION_RULES, USER_RULES
 from lib.rpc import events, system
 from lib.webhooks import ingest, providers
@@ -77,6 +78,84 @@ CLERK = WebhookEndpoint(
     retries="Svix retries non-2xx for about 28 hours with backoff",
 )
 
+_OBJECT: dict[str, Any] = {"type": "object"}
+_SOCKET = {"socket_id": {"type": "string"}}
+ROUTES = (
+    Route(
+        method="GET",
+        path="/api/health",
+        summary="Is the database reachable and migrated? 503 names the failing check.",
+        responses={
+            200: (
+                JSON,
+                {"type": "object", "required": ["status", "checks", "version"]},
+            ),
+        },
+    ),
+    Route(
+        method="GET",
+        path="/api/cron/{job}",
+        summary="Run one cron job (Vercel calls these on vercel.json's schedules).",
+        auth="cron",
+        path_params={"job": {"type": "string"}},
+        responses={200: (JSON, {"type": "object", "required": ["job"]})},
+    ),
+    Route(
+        method="POST",
+        path="/api/realtime/auth",
+        summary="Pusher channel authorization (pusher-js channelAuthorization).",
+        auth="bearer",
+        body={
+            "application/x-www-form-urlencoded": {
+                "type": "object",
+                "properties": {**_SOCKET, "channel_name": {"type": "string"}},
+            },
+            JSON: _OBJECT,
+        },
+        responses={200: (JSON, {"type": "object", "required": ["auth"]})},
+    ),
+    Route(
+        method="POST",
+        path="/api/realtime/user-auth",
+        summary="Pusher user sign-in (pusher-js userAuthentication).",
+        auth="bearer",
+        body={
+            "application/x-www-form-urlencoded": {"type": "object", "properties": _SOCKET},
+            JSON: _OBJECT,
+        },
+        responses={200: (JSON, {"type": "object", "required": ["auth", "user_data"]})},
+    ),
+    Route(
+        method="GET",
+        path="/api/realtime/history",
+        summary="Events a client missed on a channel, after an event id.",
+        auth="bearer",
+        query={
+            "channel": {"type": "string"},
+            "after": {"type": "string"},
+            "limit": {"type": "string"},
+        },
+        responses={
+            200: (
+                JSON,
+                {"type": "object", "required": ["channel", "events", "next", "more"]},
+            )
+        },
+    ),
+    Route(
+        method="GET",
+        path="/api/trpc",
+        summary="The tRPC procedures with the JSON Schemas of their inputs and outputs.",
+        responses={200: (JSON, {"type": "object", "required": ["procedures", "$defs"]})},
+    ),
+    Route(
+        method="GET",
+        path="/api/openapi.json",
+        summary="This document.",
+        responses={200: (JSON, {"type": "object", "required": ["openapi", "paths"]})},
+    ),
+)
+
 CORE = Feature(
     name="core",
     procedures=(*system.PROCEDURES, *events.PROCEDURES, *webhooks.PROCEDURES),
@@ -103,6 +182,7 @@ CORE = Feature(
     ),
     channels=(*USER_RULES, *LOCATION_RULES),
     webhooks=(CLERK,),
+    routes=ROUTES,
     migration="20261130920000",
     schema=(
         *("health_check", "health_schema", "can_subscribe", "rate_limit_hit"),

@@ -70,8 +70,11 @@ def map_error(exc: Exception) -> SocklessError:
         return Conflict("that already exists", details={"constraint": _detail(exc)})
     if code in {"42501"} or code.startswith("PGRST3"):
         return Forbidden("not allowed")
-    if code in {"23503", "23502", "23514", "22P02", "22023", "P0001"}:
+    if code in {"23503", "23502", "23514", "P0001"}:
         return BadRequest(message)
+    if code.startswith("22"):  # a data exception: a value the caller sent that SQL refuses
+        detail = _detail(exc)  # (U+0000 in text, a number out of range, a bad date, ...)
+        return BadRequest(f"{message}: {detail}" if detail else message)
     if code == "P0002":
         return NotFound(message)
     if code in {"PGRST202", "42883", "42P01", "PGRST205"}:

@@ -162,7 +162,7 @@ class Event:
                 at=datetime.fromisoformat(str(row["at"])),
                 prev=None if row.get("prev") is None else int(row["prev"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise InvalidEvent(f"not an outbox event: {exc}") from exc
 
     @property

@@ -8,6 +8,7 @@
         channels=(ChannelRule(...),),           # channel families (lib.realtime.channels)
         events=(EventFamily(...),),             # the events it publishes, per family (types)
         webhooks=(WebhookEndpoint(...),),       # webhook endpoints (lib.webhooks)
+        routes=(Route(...),),                   # its other functions, for /api/openapi.json
         settings=PokerSettings,                 # its settings model (services.feature(...))
         schema=("poker_vote", "poker_rounds"),  # public SQL functions/tables it calls
     )
@@ -27,6 +28,7 @@ from typing import Any
 from lib.cron import Cleanup, CronJob, cleanup_job
 from lib.errors import ConfigurationError
 from lib.events import EventFamily
+from lib.openapi import Route
 from lib.production import Rule, local_urls
 from lib.realtime.channels import ChannelRule, ChannelRules
 from lib.rpc.procedure import Procedure
@@ -46,6 +48,8 @@ class Feature:
     """The events it publishes, per channel family (lib.events.EventFamily): `make types`
     turns them into the client's typed handlers."""
     webhooks: Sequence[WebhookEndpoint] = ()
+    routes: Sequence[Route] = ()
+    """Its other functions' operations (not tRPC, not webhook ingest), for /api/openapi.json."""
     settings: type[FeatureSettings] | None = None
     schema: Sequence[str] = ()
     production_urls: Sequence[str] = ()
@@ -72,6 +76,10 @@ class Bundle:
         _unique("cleanup", ((c.name, f.name) for f in features for c in f.cleanups))
         _unique("channel prefix", ((r.prefix, f.name) for f in features for r in f.channels))
         _unique("webhook route", ((w.route, f.name) for f in features for w in f.webhooks))
+        _unique(
+            "route",
+            ((f"{r.method} {r.path}", f.name) for f in features for r in f.routes),
+        )
 
     @cached_property
     def router(self) -> Router:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lib.db import RETRY_AFTER_S
 from lib.errors import SocklessError
 from lib.services import Services
 from lib.web import json_response
@@ -71,6 +72,9 @@ def handler(
             "checks": results,
             "version": services.settings.version,
         }
-        return json_response(body, 200 if healthy else 503, {"cache-control": "no-store"})
+        headers = {"cache-control": "no-store"}
+        if not healthy:  # load balancers and uptime checks back off instead of hammering
+            headers["retry-after"] = str(RETRY_AFTER_S)
+        return json_response(body, 200 if healthy else 503, headers)
 
     return health

@@ -46,8 +46,14 @@ class Rewrite:
         for index, value in enumerate(match.groups(), start=1):
             result = result.replace(f"${index}", value or "")
         for name, value in match.groupdict().items():
-            result = re.sub(rf":{name}\b[*+?]?", value or "", result)
+            # A function, not a template: a path segment may hold backslashes (`\c`).
+            result = re.sub(rf":{name}\b[*+?]?", _literal(value or ""), result)
         return result
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement that inserts `text` as is (no backslash escapes)."""
+    return lambda _: text
 
 
 @dataclass(frozen=True)

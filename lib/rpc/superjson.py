@@ -18,6 +18,7 @@ what the JSON Schema (and the generated TypeScript types) say, e.g. datetimes as
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 _REMOVE = object()
@@ -77,8 +78,8 @@ def _apply(root: Any, path: list[str], annotation: list[Any]) -> Any:
         parent, key = node, part
         if isinstance(node, dict):
             node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
+        elif isinstance(node, list) and _index(part) < len(node):
+            node = node[_index(part)]
         else:
             return root  # a path we do not understand: leave the value as sent
     converted = _convert(node, annotation)
@@ -90,8 +91,14 @@ def _apply(root: Any, path: list[str], annotation: list[Any]) -> Any:
         else:
             parent[key] = converted
     elif isinstance(parent, list) and isinstance(key, str):
-        parent[int(key)] = None if converted is _REMOVE else converted
+        parent[_index(key)] = None if converted is _REMOVE else converted
     return root
+
+
+def _index(part: str) -> int:
+    """A list index in a path (ASCII digits: `str.isdigit` also accepts "²"), else a number
+    past any list's end."""
+    return int(part) if part.isascii() and part.isdigit() and len(part) < 19 else sys.maxsize
 
 
 def _convert(value: Any, annotation: list[Any]) -> Any:

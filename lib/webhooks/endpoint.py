@@ -72,6 +72,9 @@ class WebhookEndpoint:
     breaker (HighLevel pauses a webhook under 90 % success)."""
     retries: str = ""
     """The provider's retry rule, for the docs."""
+    url: str = ""
+    """The public URL when it differs from `route` (path parameters: `.../{connectionId}`),
+    for /api/openapi.json."""
 
     def processor_for(self, event_type: str) -> str | None:
         return self.processors.get(event_type) or self.processors.get("*")

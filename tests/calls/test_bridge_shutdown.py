@@ -1,7 +1,7 @@
 """SIGTERM with calls in flight, the way Fly stops a machine: `python -m worker` as a real
-process with 20 active calls. Health turns to draining, new streams are refused, every call is
-ended with a goodbye and saved, and the process exits by itself within its shutdown timeout
-(exit status 0 = every call saved)."""
+process with 50 active calls (20 in the default run). Health turns to draining, new streams are
+refused, every call is ended with a goodbye and saved, and the process exits by itself within
+its shutdown timeout (exit status 0 = every call saved)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ from tests.calls.harness import VoiceWorld, api_services, eventually
 from tests.support import unique
 
 ROOT = Path(__file__).resolve().parents[2]
-CALLS = 20
+FULL = os.environ.get("SOCKLESS_TEST_FULL") == "1"
+CALLS = 50 if FULL else 20
+"""50 active calls in the full run (make test FULL=1, docs/reliability.md), 20 by default."""
 SHUTDOWN_TIMEOUT_S = 15
 
 
@@ -61,7 +63,9 @@ async def health(client: httpx.AsyncClient, url: str) -> tuple[int, dict[str, ob
     return response.status_code, response.json()
 
 
-async def test_sigterm_with_20_calls_drains_saves_them_all_and_exits(stack: Stack, tmp_path: Path):
+async def test_sigterm_with_active_calls_drains_saves_them_all_and_exits(
+    stack: Stack, tmp_path: Path
+):
     secret = unique("secret") * 2
     path = secrets.token_urlsafe(24)
     log = tmp_path / "worker.log"
@@ -102,10 +106,9 @@ async def test_sigterm_with_20_calls_drains_saves_them_all_and_exits(stack: Stac
             ):
                 phones = [await calls.enter_async_context(world.phone(a)) for a in answers]
                 await asyncio.gather(*(phone.wait_heard(200) for phone in phones))
-                assert await health(http, health_url) == (
-                    200,
-                    {"status": "healthy", "activeCalls": CALLS, "uptime": pytest.approx(5, abs=5)},
-                )
+                status, body = await health(http, health_url)
+                assert (status, body["status"], body["activeCalls"]) == (200, "healthy", CALLS)
+                assert body["uptime"] > 0
 
                 process.send_signal(signal.SIGTERM)
 

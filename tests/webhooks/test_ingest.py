@@ -10,7 +10,6 @@ by the stack's api/webhooks/clerk.py.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -316,46 +315,7 @@ async def test_an_event_failing_every_attempt_is_parked_and_an_operator_replays_
     assert effects(stack, event_id) == 1
 
 
-async def test_1000_events_delivered_3_times_20_at_a_time_are_processed_exactly_once(
-    client: httpx.AsyncClient, stack: Stack, publisher: MemoryPublisher
-):
-    burst = f"u-burst-{uuid.uuid4().hex[:6]}"
-    events = [stripe_event(user=burst) for _ in range(1000)]
-    deliveries = [(event_id, body, stripe_headers(body)) for event_id, body in events] * 3
-    gate = asyncio.Semaphore(20)
-    statuses: list[int] = []
-    duplicates = 0
-
-    async def deliver(body: bytes, headers: dict[str, str]) -> None:
-        nonlocal duplicates
-        async with gate:
-            response = await client.post("/api/webhooks/stripe", content=body, headers=headers)
-        statuses.append(response.status_code)
-        duplicates += response.status_code == 200 and response.json()["duplicate"]
-
-    async with asyncio.TaskGroup() as group:
-        for _, body, headers in deliveries:
-            group.create_task(deliver(body, headers))
-
-    ids = [event_id for event_id, _ in events]
-    assert statuses.count(200) == 3000, {s: statuses.count(s) for s in set(statuses)}
-    assert duplicates == 2000
-    with sql(stack) as conn:
-        processed = conn.execute(
-            "select count(*) from public.webhook_events where event_id = any(%s)"
-            " and status = 'processed' and attempts = 1",
-            [ids],
-        ).fetchone()[0]
-        effect_rows = conn.execute(
-            "select count(*), count(distinct event ->> 'id') from public.test_webhook_effects"
-            " where event ->> 'id' = any(%s)",
-            [ids],
-        ).fetchone()
-    assert processed == 1000
-    assert tuple(effect_rows) == (1000, 1000)  # 0 applied twice
-    published = applied(publisher, burst)
-    assert len(published) == 1000
-    assert len({event.id for event in published}) == 1000
+# The replay storms (1,000 x 5, 20 at a time, every provider): tests/webhooks/test_replay_storms.py
 
 
 # HighLevel (GoHighLevel) ----------------------------------------------------------------

@@ -44,6 +44,7 @@ from lib.features.crm.events import FAMILIES
 from lib.features.crm.procedures import PROCEDURES
 from lib.features.crm.settings import CrmSettings
 from lib.features.crm.webhook import GHL
+from lib.openapi import JSON, Route
 
 if TYPE_CHECKING:
     from lib.services import Services
@@ -62,6 +63,32 @@ async def crm_token_refresh(services: Services) -> dict[str, Any]:
 
     return await refresh_due(services)
 
+
+ROUTES = (
+    Route(
+        method="GET",
+        path="/api/crm/oauth/callback",
+        summary="HighLevel's OAuth redirect: the location's tokens, encrypted at rest.",
+        query={"code": {"type": "string"}, "error": {"type": "string"}},
+        responses={200: (JSON, {"type": "object", "required": ["ok", "locationId"]})},
+    ),
+    Route(
+        method="POST",
+        path="/api/crm/quote-view",
+        summary="A quote page's beacon (signed link token, view id, time on page).",
+        body={
+            JSON: {
+                "type": "object",
+                "properties": {
+                    "token": {"type": "string"},
+                    "viewId": {"type": "string"},
+                    "timeOnPage": {"type": "number"},
+                },
+            }
+        },
+        responses={200: (JSON, {"type": "object", "required": ["ok", "viewId", "published"]})},
+    ),
+)
 
 FEATURE = Feature(
     events=FAMILIES,
@@ -83,6 +110,7 @@ FEATURE = Feature(
         ),
     ),
     webhooks=(GHL,),
+    routes=ROUTES,
     settings=CrmSettings,
     migration="20261130600200",
     schema=(

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
 
 Symbol = Field(min_length=1, max_length=64)
 MAX_ROWS = 500
@@ -80,11 +80,23 @@ class WebhookConnect(Strict):
     label: str = Field(default="", max_length=100)
 
 
+HEADER_VALUE = r"^[!-~]+$"
+"""Printable ASCII without spaces: Alpaca's keys travel in HTTP headers."""
+
+
 class AlpacaConnect(Strict):
     broker: Literal["alpaca"]
     label: str = Field(default="", max_length=100)
-    apiKey: str = Field(min_length=1, max_length=128)
+    apiKey: str = Field(min_length=1, max_length=128, pattern=HEADER_VALUE)
     apiSecret: SecretStr = Field(min_length=1, max_length=256)
+
+    @field_validator("apiSecret")
+    @classmethod
+    def _header_safe(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if not (secret.isascii() and secret.isprintable() and " " not in secret):
+            raise ValueError("an Alpaca secret is printable ASCII without spaces")
+        return value
 
 
 class TradovateConnect(Strict):

@@ -53,6 +53,7 @@ BROKER = WebhookEndpoint(
     verifier=_per_connection,
     processors={"*": "trading_on_broker_event"},
     retries="senders should retry non-2xx; failed events are retried by the webhooks-retry cron",
+    url=f"{ROUTE}/{{connectionId}}",
 )
 """The declaration (route, processor); `receive` binds its verifier to one connection."""
 
