@@ -106,6 +106,11 @@ class BridgeConfig:
     """Inbound frames over this are dropped and counted; 16x this closes the socket."""
     mark_every_ms: float = 0.0
     """0: a mark after every audio chunk sent to the caller; else one per this much audio."""
+    append_ms: float = 20.0
+    """Caller audio goes to OpenAI in appends of at least this much (20: every 20 ms frame as
+    it comes). More sends fewer, larger appends (a third of the upstream messages at 60) but
+    holds the first frame of each append back by up to append_ms - 20 ms, which delays
+    OpenAI's VAD, and so barge-in, by as much (docs/calls.md)."""
     save_attempts: int = 6
 
     def __post_init__(self) -> None:
@@ -114,6 +119,8 @@ class BridgeConfig:
                 "BRIDGE_PATH_SECRET must be 16-128 characters of A-Z a-z 0-9 _ - "
                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
             )
+        if not 0 <= self.append_ms <= 500:
+            raise ValueError("BRIDGE_APPEND_MS must be between 0 and 500 (ms of audio)")
         if self.drain_s + self.goodbye_timeout_s >= self.shutdown_timeout_s:
             raise ValueError(
                 "BRIDGE_DRAIN_S + BRIDGE_GOODBYE_TIMEOUT_S must stay below "
@@ -216,6 +223,7 @@ def load(env: Mapping[str, str] | None = None) -> BridgeConfig:
         l16_byte_order=byte_order,  # type: ignore[arg-type]
         max_frame_bytes=int(number("BRIDGE_MAX_FRAME_BYTES", 65_536)),
         mark_every_ms=number("BRIDGE_MARK_EVERY_MS", 0),
+        append_ms=number("BRIDGE_APPEND_MS", 20),
     )
     if not config.token_secret:
         raise ValueError("BRIDGE_TOKEN_SECRET is required (the api mints stream tokens with it)")

@@ -4,7 +4,8 @@ Three tasks, named and owned by one TaskGroup; the first to decide the call is o
 `Hangup(reason)`, which cancels the others:
 
     caller      telephony frames: media -> input_audio_buffer.append (μ-law as is, L16 byte-
-                swapped to little-endian: telephony.AudioFormat), mark
+                swapped to little-endian: telephony.AudioFormat; one append per frame, or per
+                BRIDGE_APPEND_MS of audio: worker.appends), mark
                 echoes -> Playback, dtmf -> stats, stop -> Hangup("caller_hangup"). Binary,
                 oversized (> max_frame_bytes) and malformed frames are dropped and counted.
     openai      server events: audio deltas -> media + mark to the caller as they arrive;
@@ -32,6 +33,7 @@ from websockets.exceptions import ConnectionClosed
 
 from worker import prompt, realtime_events, telephony, wire
 from worker import realtime_events as rt
+from worker.appends import Appends
 from worker.config import BridgeConfig
 from worker.playback import Playback
 from worker.transcript import Transcript
@@ -89,6 +91,7 @@ class Conversation:
         self.stats = stats
         self._label = label
         self.playback = Playback(mark_every_ms=config.mark_every_ms)
+        self._appends = Appends(audio, config.append_ms)
         self.outcome: str | None = None
         self.notes: str | None = None
         self.ending: str | None = None
@@ -168,7 +171,9 @@ class Conversation:
         match frame:
             case telephony.Media(media=media) if media.track in ("inbound", "inbound_track"):
                 self.stats.media_in += 1
-                await self._to_openai(rt.append_audio(self._audio.to_openai(media.payload)))
+                audio = self._appends.add(self._audio.to_openai(media.payload))
+                if audio is not None:
+                    await self._to_openai(rt.append_audio(audio))
             case telephony.Mark(mark=mark):
                 if self.playback.acknowledge(mark.name):
                     self.stats.marks_heard += 1

@@ -68,7 +68,11 @@ class Bridge:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def start(self, host: str | None = None, port: int | None = None) -> None:
+    async def start(
+        self, host: str | None = None, port: int | None = None, *, reuse_port: bool = False
+    ) -> None:
+        """Listen; `reuse_port` lets several processes listen on one port (SO_REUSEPORT,
+        worker/processes.py)."""
         http = self._given_http or httpx.AsyncClient(
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
         )
@@ -95,6 +99,7 @@ class Bridge:
             close_timeout=2,
             ping_interval=20,
             ping_timeout=20,
+            reuse_port=reuse_port,
         )
         self._started = time.monotonic()
         log.info("bridge listening on %s", self.url)

@@ -14,6 +14,7 @@ from lib.features.calls import token, twiml
 from lib.webhooks import form as signature
 from worker import prompt, realtime_events, telephony
 from worker import token as bridge_token
+from worker.appends import Appends
 from worker.config import BridgeConfig, load
 from worker.playback import Cut, Playback
 from worker.transcript import Transcript
@@ -370,3 +371,19 @@ def test_per_frame_messages_skip_the_encoder_only_when_nothing_needs_escaping(pa
         "type": "input_audio_buffer.append",
         "audio": payload,
     }
+
+
+def test_caller_audio_goes_up_per_frame_or_gathered_into_longer_appends():
+    frames = [bytes([n]) * 160 for n in range(7)]  # 20 ms of μ-law each
+    payloads = [base64.b64encode(frame).decode() for frame in frames]
+    per_frame = Appends(telephony.PCMU, 20)
+    assert [per_frame.add(p) for p in payloads] == payloads  # untouched, one each
+    gathered = Appends(telephony.PCMU, 60)
+    out = [gathered.add(p) for p in payloads]
+    assert [o is not None for o in out] == [False, False, True, False, False, True, False]
+    assert [base64.b64decode(o) for o in out if o] == [
+        b"".join(frames[0:3]),
+        b"".join(frames[3:6]),
+    ]
+    assert gathered.flush() == payloads[6]
+    assert gathered.flush() is None
