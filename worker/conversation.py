@@ -40,6 +40,11 @@ from worker.transcript import Transcript
 
 log = logging.getLogger("worker.call")
 
+INBOUND = ("inbound", "inbound_track")
+"""The tracks that are the caller's voice."""
+HOT_CALLER = ('{"event":"media"', '{"event": "media"', '{"event":"mark"', '{"event": "mark"')
+"""Frames worth taking on arrival (Twilio's compact JSON, or spaced)."""
+
 
 class Hangup(Exception):
     def __init__(self, reason: str) -> None:
@@ -115,6 +120,7 @@ class Conversation:
     async def run(self) -> str:
         """Talk until the call ends; returns why it ended."""
         reason: str | None = None
+        self._intercept(True)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._from_caller(), name=f"{self._label} caller")
@@ -124,10 +130,19 @@ class Conversation:
             first = hangups.exceptions[0]
             reason = first.reason if isinstance(first, Hangup) else "bridge_error"
         finally:
+            self._intercept(False)
             self._keep_partial_transcripts()
         if reason is None:
             raise AssertionError("the call's tasks ended without a hang-up")
         return self.ending or reason
+
+    def _intercept(self, on: bool) -> None:
+        """Audio both ways and mark echoes are handled as they arrive (worker/wire.py) while
+        the call's tasks run; before and after, every message waits in its queue."""
+        if isinstance(self._caller, wire.CoalescingConnection):
+            self._caller.intercept = self._caller_now if on else None
+        if isinstance(self._openai, wire.InterceptingClientConnection):
+            self._openai.intercept = self._openai_now if on else None
 
     # -- sending -------------------------------------------------------------------------
 
@@ -169,18 +184,12 @@ class Conversation:
 
     async def _on_frame(self, frame: telephony.Frame) -> None:
         match frame:
-            case telephony.Media(media=media) if media.track in ("inbound", "inbound_track"):
-                self.stats.media_in += 1
-                audio = self._appends.add(self._audio.to_openai(media.payload))
-                if audio is not None:
-                    await self._to_openai(rt.append_audio(audio))
+            case telephony.Media(media=media) if media.track in INBOUND:
+                append = self._inbound(media)
+                if append is not None:
+                    await self._to_openai(append)
             case telephony.Mark(mark=mark):
-                if self.playback.acknowledge(mark.name):
-                    self.stats.marks_heard += 1
-                    if not self.playback.playing:
-                        self._idle.set()
-                else:
-                    self.stats.stale_marks += 1
+                self._heard(mark.name)
             case telephony.Dtmf(dtmf=dtmf):
                 self.stats.dtmf.append(dtmf.digit[:1])
             case telephony.Stop():
@@ -188,7 +197,63 @@ class Conversation:
             case _:
                 pass
 
+    def _inbound(self, media: telephony.MediaInfo) -> str | None:
+        """A frame of the caller's audio: the append to send OpenAI now, if one is due."""
+        self.stats.media_in += 1
+        audio = self._appends.add(self._audio.to_openai(media.payload))
+        return None if audio is None else rt.append_audio(audio)
+
+    def _heard(self, mark: str) -> None:
+        """A mark echo: the caller has heard the audio up to it."""
+        if self.playback.acknowledge(mark):
+            self.stats.marks_heard += 1
+            if not self.playback.playing:
+                self._idle.set()
+        else:
+            self.stats.stale_marks += 1
+
+    def _caller_now(self, raw: str) -> bool:
+        """wire.Interceptor for the caller's socket: audio and mark echoes, taken on arrival
+        (the rest, and anything when OpenAI's socket is not ready, goes the queue's way)."""
+        if not raw.startswith(HOT_CALLER) or len(raw) > self._config.max_frame_bytes:
+            return False
+        try:
+            frame = telephony.parse(raw)
+        except telephony.FrameError:
+            return False
+        match frame:
+            case telephony.Media(media=media) if media.track in INBOUND:
+                if not wire.ready(self._openai):
+                    return False
+                self.stats.frames_in += 1
+                append = self._inbound(media)
+                if append is not None:
+                    wire.send_now(self._openai, (append,))
+                return True
+            case telephony.Mark(mark=mark):
+                self.stats.frames_in += 1
+                self._heard(mark.name)
+                return True
+            case _:
+                return False
+
     # -- openai -> caller -----------------------------------------------------------------
+
+    def _openai_now(self, raw: str) -> bool:
+        """wire.Interceptor for OpenAI's socket: audio deltas, played on arrival when the
+        caller's socket is ready (everything else goes the queue's way)."""
+        if not raw.startswith(rt.AUDIO_DELTA_PREFIXES) or not wire.ready(self._caller):
+            return False
+        try:
+            event = realtime_events.parse(raw)
+        except realtime_events.EventError:
+            return False
+        if not isinstance(event, rt.AudioDelta):
+            return False
+        texts = self._outbound(event)
+        if texts:
+            wire.send_now(self._caller, texts)
+        return True
 
     async def _from_openai(self) -> None:
         try:
@@ -238,17 +303,21 @@ class Conversation:
                 pass
 
     async def _play(self, delta: rt.AudioDelta) -> None:
+        texts = self._outbound(delta)
+        if texts:
+            await self._to_caller(*texts)
+
+    def _outbound(self, delta: rt.AudioDelta) -> tuple[str, ...]:
+        """What an audio delta sends the caller: its media, and a mark when one is due (one
+        socket write for both: worker/wire.py); nothing for a late chunk of cut audio."""
         if self.playback.is_cut(delta.item_id):
-            return  # a late chunk of audio the caller interrupted
+            return ()  # a late chunk of audio the caller interrupted
         self.transcript.began(delta.item_id)
         mark = self.playback.sent(delta.item_id, self._audio.duration_ms(delta.delta))
         self._idle.clear()
-        media = telephony.media(self._sid, self._audio.to_caller(delta.delta))
-        if mark is None:
-            await self._to_caller(media)
-        else:  # one socket write for both (worker/wire.py)
-            await self._to_caller(media, telephony.mark(self._sid, mark))
         self.stats.media_out += 1
+        media = telephony.media(self._sid, self._audio.to_caller(delta.delta))
+        return (media,) if mark is None else (media, telephony.mark(self._sid, mark))
 
     async def _barge_in(self) -> None:
         if not self.playback.playing:

@@ -137,6 +137,8 @@ _SERVER_EVENT: TypeAdapter[ServerEvent] = TypeAdapter(ServerEvent)
 
 _AUDIO_DELTA: TypeAdapter[AudioDelta] = TypeAdapter(AudioDelta)
 _AUDIO_DELTA_PREFIX = '{"type":"response.output_audio.delta"'
+AUDIO_DELTA_PREFIXES = (_AUDIO_DELTA_PREFIX, '{"type": "response.output_audio.delta"')
+"""How an audio delta begins (compact, as OpenAI sends it, or spaced)."""
 
 
 def parse(text: str | bytes) -> ServerEvent:

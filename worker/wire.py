@@ -14,19 +14,65 @@ largest share of the bridge's CPU (docs/benchmarks.md, "Voice bridge"):
   connection is open, no fragmented message is being sent and the transport is neither
   closing nor paused (so `send`'s drain would not wait). Otherwise it is `send` as usual, with
   its waiting and its ConnectionClosed.
+
+And receiving: each message normally travels websockets' queue (a future, a task wake-up, an
+`await recv()`) before the call's task sees it. `intercept` lets the call take the messages it
+can handle on the spot (audio both ways, mark echoes) inside `data_received`, with no queue and
+no task switch, writing on with `send_now`. A message is offered only when nothing is ahead of
+it: the queue is empty and the call's task is parked waiting for the next message, so the call
+sees every message in order either way. The interceptor returns False to leave a message to the
+queue (anything it does not handle, or when the socket it would write to is not ready).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 
+from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import ServerConnection
-from websockets.protocol import State
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event, State
+
+log = logging.getLogger("worker.wire")
+
+Interceptor = Callable[[str], bool]
+"""Takes one text message now (True) or leaves it to the queue (False). Must not raise."""
+
+
+def _idle(connection: Connection) -> bool:
+    """Nothing queued, and the reader parked waiting for the next message."""
+    frames = connection.recv_messages.frames
+    waiter = frames.get_waiter
+    return not frames.queue and waiter is not None and not waiter.done()
+
+
+def _offer(connection: Connection, intercept: Interceptor | None, event: Event) -> bool:
+    if (
+        intercept is None
+        or not isinstance(event, Frame)
+        or event.opcode is not Opcode.TEXT
+        or not event.fin
+        or not _idle(connection)
+    ):
+        return False
+    try:
+        text = str(event.data, "utf-8")
+    except UnicodeDecodeError:
+        return False  # the queue's own decoding closes the connection (1007)
+    try:
+        return intercept(text)
+    except Exception:  # a bug in the interceptor: the message is lost, the call goes on
+        log.exception("intercepting a message failed")
+        return True
 
 
 class CoalescingConnection(ServerConnection):
-    """A server connection that writes the frames queued together in one transport write."""
+    """A server connection that writes the frames queued together in one transport write
+    and offers its messages to `intercept`."""
+
+    intercept: Interceptor | None = None
 
     def send_data(self) -> None:
         writes = self.protocol.writes
@@ -35,8 +81,23 @@ class CoalescingConnection(ServerConnection):
             self.protocol.writes = [b"".join(writes)]
         super().send_data()
 
+    def process_event(self, event: Event) -> None:
+        if not _offer(self, self.intercept, event):
+            super().process_event(event)
 
-def _ready(connection: Connection) -> bool:
+
+class InterceptingClientConnection(ClientConnection):
+    """A client connection (to OpenAI) that offers its messages to `intercept`."""
+
+    intercept: Interceptor | None = None
+
+    def process_event(self, event: Event) -> None:
+        if not _offer(self, self.intercept, event):
+            super().process_event(event)
+
+
+def ready(connection: Connection) -> bool:
+    """Whether a send would go out now, without waiting (what `send_now` needs)."""
     return (
         connection.protocol.state is State.OPEN
         and connection.fragmented_send_waiter is None
@@ -45,13 +106,18 @@ def _ready(connection: Connection) -> bool:
     )
 
 
+def send_now(connection: Connection, texts: Sequence[str]) -> None:
+    """Send `texts` (each its own message) in one write, right now; only when `ready`."""
+    for text in texts:
+        connection.protocol.send_text(text.encode())
+    connection.send_data()
+
+
 async def send_texts(connection: Connection, texts: Sequence[str]) -> None:
     """Send each of `texts` as its own text message, in order (one write on a
     `CoalescingConnection`). Raises ConnectionClosed like `Connection.send`."""
-    if _ready(connection):
-        for text in texts:
-            connection.protocol.send_text(text.encode())
-        connection.send_data()
+    if ready(connection):
+        send_now(connection, texts)
         return
     if len(texts) == 1:
         await connection.send(texts[0])
