@@ -1,12 +1,13 @@
 """Voice bridge capacity: ours against a naive peer, at 1, 50, 100, 150 and 200 concurrent calls.
 
     python -m bench.bridge [--levels 1,50,100,150,200] [--seconds 10] [--repeat 1]
-                           [--workers 2@150,2@200] [--append-ms 60@100] [--no-write]
+                           [--workers 150,200] [--levers 50] [--no-write]
 
 Each level runs three bridges, one after another, against the same phones and stand-ins, each
 in its own process (a fresh one per level), so their CPU and memory are their own:
-- ours: `python -m worker`, one process (and, for `--workers N@calls`, N processes sharing the
-  port with SO_REUSEPORT: `--workers N`);
+- ours: `python -m worker`, one process (at the `--workers` levels also as two processes
+  sharing the port with SO_REUSEPORT, `--workers 2`; at the `--levers` levels also without
+  uvloop, with BRIDGE_APPEND_MS=60 and with BRIDGE_MARK_EVERY_MS=100, one lever each);
 - naive: bench/naive_bridge.py, written from the reference sample's documented behaviour
   (twilio-samples/speech-assistant-openai-realtime-api-python: FastAPI on plain uvicorn,
   `websockets` upstream, `json.loads`/`json.dumps` of every message, one append per frame, a
@@ -243,30 +244,30 @@ async def stand_ins() -> AsyncIterator[tuple[int, int, int]]:
 # -- one level -----------------------------------------------------------------------------------
 
 
-async def level(calls: int, seconds: float, variants: list[tuple[int, int]]) -> dict[str, Result]:
-    """Baseline, naive, then ours for each (workers, append_ms) in `variants`."""
+Variant = tuple[str, dict[str, int | str]]
+"""A name and `ours` keyword arguments."""
+OURS: Variant = ("ours", {})
+LEVERS: list[Variant] = [
+    ("ours on asyncio's loop (no uvloop)", {"loop": "asyncio"}),
+    ("ours, 60 ms appends", {"append_ms": 60}),
+    ("ours, a mark per 100 ms", {"mark_every_ms": 100}),
+]
+
+
+async def level(calls: int, seconds: float, variants: list[Variant]) -> dict[str, Result]:
+    """Baseline, naive, then each of ours in `variants`."""
     results: dict[str, Result] = {}
     async with stand_ins() as (echo_port, rest_port, echo_pid):
         results["baseline"] = await talk(echo_port, "/direct", calls, seconds, None, echo_pid)
         async with naive(echo_port) as (port, pid):
             await asyncio.sleep(0.5)  # let the fresh process settle before its RSS is read
             results["naive"] = await talk(port, "/media-stream", calls, seconds, pid, echo_pid)
-        for workers, append_ms in variants:
-            async with ours(rest_port, echo_port, workers=workers, append_ms=append_ms) as (
-                port,
-                pid,
-            ):
-                await asyncio.sleep(0.5 + workers * 0.5)
+        for name, options in variants:
+            async with ours(rest_port, echo_port, **options) as (port, pid):  # type: ignore[arg-type]
+                await asyncio.sleep(0.5 + 0.5 * int(options.get("workers", 1)))
                 path = f"/{PATH_SECRET}/media"
-                results[variant_name(workers, append_ms)] = await talk(
-                    port, path, calls, seconds, pid, echo_pid
-                )
+                results[name] = await talk(port, path, calls, seconds, pid, echo_pid)
     return results
-
-
-def variant_name(workers: int, append_ms: int) -> str:
-    name = "ours" if workers == 1 else f"ours, {workers} processes"
-    return name if append_ms == 20 else f"{name}, {append_ms} ms appends"
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -331,35 +332,31 @@ def table(levels: list[tuple[int, dict[str, Result]]], seconds: float, repeat: i
     return "\n".join(lines)
 
 
-def _at(spec: str) -> list[tuple[int, int]]:
-    """ "2@150,2@200" -> [(2, 150), (2, 200)]."""
-    return [
-        (int(value), int(calls))
-        for value, _, calls in (part.partition("@") for part in spec.split(",") if part)
-    ]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--levels", default="1,50,100,150,200")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=1, help="runs per level (median shown)")
     parser.add_argument(
-        "--workers", default="2@150,2@200", help="N@calls: also run ours as N processes"
+        "--workers", default="150,200", help="levels at which ours also runs as 2 processes"
     )
     parser.add_argument(
-        "--append-ms", default="60@100", help="MS@calls: also run ours with BRIDGE_APPEND_MS"
+        "--levers",
+        default="50",
+        help="levels at which ours also runs without uvloop, with 60 ms appends and with a "
+        "mark per 100 ms",
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     note_load()
     raise_fd_limit(4096)
-    workers, appends = _at(args.workers), _at(args.append_ms)
     measured = []
     for calls in (int(n) for n in args.levels.split(",") if n):
-        variants = [(1, 20)]
-        variants += [(n, 20) for n, at in workers if at == calls]
-        variants += [(1, ms) for ms, at in appends if at == calls]
+        variants = [OURS]
+        if str(calls) in args.workers.split(","):
+            variants.append(("ours, 2 processes (--workers 2)", {"workers": 2}))
+        if str(calls) in args.levers.split(","):
+            variants += LEVERS
         repeats = []
         for run in range(args.repeat):
             results = asyncio.run(level(calls, args.seconds, variants))

@@ -185,7 +185,7 @@ class Conversation:
     async def _on_frame(self, frame: telephony.Frame) -> None:
         match frame:
             case telephony.Media(media=media) if media.track in INBOUND:
-                append = self._inbound(media)
+                append = self._inbound(media.payload)
                 if append is not None:
                     await self._to_openai(append)
             case telephony.Mark(mark=mark):
@@ -197,10 +197,10 @@ class Conversation:
             case _:
                 pass
 
-    def _inbound(self, media: telephony.MediaInfo) -> str | None:
+    def _inbound(self, payload: str) -> str | None:
         """A frame of the caller's audio: the append to send OpenAI now, if one is due."""
         self.stats.media_in += 1
-        audio = self._appends.add(self._audio.to_openai(media.payload))
+        audio = self._appends.add(self._audio.to_openai(payload))
         return None if audio is None else rt.append_audio(audio)
 
     def _heard(self, mark: str) -> None:
@@ -214,28 +214,35 @@ class Conversation:
 
     def _caller_now(self, raw: str) -> bool:
         """wire.Interceptor for the caller's socket: audio and mark echoes, taken on arrival
-        (the rest, and anything when OpenAI's socket is not ready, goes the queue's way)."""
+        (the rest, and audio when OpenAI's socket is not ready, goes the queue's way). The
+        provider's compact frames are sliced, not parsed (telephony.caller_audio)."""
         if not raw.startswith(HOT_CALLER) or len(raw) > self._config.max_frame_bytes:
             return False
-        try:
-            frame = telephony.parse(raw)
-        except telephony.FrameError:
-            return False
-        match frame:
-            case telephony.Media(media=media) if media.track in INBOUND:
-                if not wire.ready(self._openai):
-                    return False
-                self.stats.frames_in += 1
-                append = self._inbound(media)
-                if append is not None:
-                    wire.send_now(self._openai, (append,))
-                return True
-            case telephony.Mark(mark=mark):
-                self.stats.frames_in += 1
-                self._heard(mark.name)
-                return True
-            case _:
+        payload = telephony.caller_audio(raw)
+        name = None if payload is not None else telephony.mark_echo(raw)
+        if payload is None and name is None:
+            try:
+                frame = telephony.parse(raw)
+            except telephony.FrameError:
                 return False
+            if isinstance(frame, telephony.Media) and frame.media.track in INBOUND:
+                payload = frame.media.payload
+            elif isinstance(frame, telephony.Mark):
+                name = frame.mark.name
+            else:
+                return False
+        if name is not None:
+            self.stats.frames_in += 1
+            self._heard(name)
+            return True
+        assert payload is not None
+        if not wire.ready(self._openai):
+            return False
+        self.stats.frames_in += 1
+        append = self._inbound(payload)
+        if append is not None:
+            wire.send_now(self._openai, (append,))
+        return True
 
     # -- openai -> caller -----------------------------------------------------------------
 

@@ -27,13 +27,20 @@ queue (anything it does not handle, or when the socket it would write to is not 
 from __future__ import annotations
 
 import logging
+import os
+import struct
 from collections.abc import Callable, Sequence
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
-from websockets.protocol import Event, State
+from websockets.protocol import Event, Side, State
+
+try:
+    from websockets.speedups import apply_mask  # C, as websockets itself uses
+except ImportError:  # a build without the C extension
+    from websockets.utils import apply_mask
 
 log = logging.getLogger("worker.wire")
 
@@ -107,10 +114,55 @@ def ready(connection: Connection) -> bool:
 
 
 def send_now(connection: Connection, texts: Sequence[str]) -> None:
-    """Send `texts` (each its own message) in one write, right now; only when `ready`."""
-    for text in texts:
-        connection.protocol.send_text(text.encode())
+    """Send `texts` (each its own message) in one write, right now; only when `ready`.
+
+    The frames are the ones `protocol.send_text` would queue (one final text frame each, no
+    extensions: the bridge turns compression off), built here without its per-frame objects,
+    and a client's masking keys come from `_masks` rather than a system call each."""
+    protocol = connection.protocol
+    if protocol.extensions or protocol.expect_continuation_frame:
+        for text in texts:
+            protocol.send_text(text.encode())
+    else:
+        client = protocol.side is Side.CLIENT
+        protocol.writes.extend(text_frame(text.encode(), masked=client) for text in texts)
     connection.send_data()
+
+
+class _Masks:
+    """Masking keys for client frames: unpredictable, as RFC 6455 (section 5.3) requires, and
+    drawn from the OS's CSPRNG (os.urandom, which websockets calls for each frame) 4 KiB at a
+    time, one system call per 1,024 frames."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> bytes:
+        if self._at >= len(self._pool):
+            self._pool, self._at = os.urandom(4096), 0
+        key = self._pool[self._at : self._at + 4]
+        self._at += 4
+        return key
+
+
+_masks = _Masks()
+
+
+def text_frame(data: bytes, *, masked: bool) -> bytes:
+    """One final text frame (RFC 6455 section 5.2) carrying `data`."""
+    size = len(data)
+    bit = 0x80 if masked else 0
+    if size < 126:
+        header = bytes((0x81, bit | size))
+    elif size < 65536:
+        header = struct.pack("!BBH", 0x81, bit | 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, bit | 127, size)
+    if not masked:
+        return header + data
+    key = _masks.next()
+    return header + key + apply_mask(data, key)
 
 
 async def send_texts(connection: Connection, texts: Sequence[str]) -> None:
