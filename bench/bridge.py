@@ -27,10 +27,13 @@ This process plays every other part, kept minimal so that the bridges are what i
 Latency = a frame's round trip, phone -> bridge -> OpenAI -> bridge -> phone (p50 / p99 of the
 measured seconds). "frames back" = frames that came back of those sent: fewer means the bridge
 fell behind (its core is saturated and the latencies are queueing). CPU per call = the
-bridge's user+system time (all its processes) over the measured seconds / calls, % of one core;
-the machine has two, shared with the phones, the stand-ins and other work, so a bridge past
-~60-70 % of a core competes with its own load generator. Ratios are naive / ours (CPU per call:
-how many of our calls fit in the CPU of one naive call; p99: how many times lower ours is).
+bridge's user+system time (all its processes) over the measured seconds / calls, % of one
+core; CPU per frame = that time / frames back (a frame's whole trip through the bridge, both
+ways), which stays fair when a starved bridge carries fewer frames. The machine has two cores,
+shared with the phones, the stand-ins and other work, so a bridge past ~60-70 % of a core
+competes with its own load generator. Ratios are naive / ours (CPU per
+frame: how many of our frames fit in the CPU of one naive frame; p99: how many times lower
+ours is).
 Every run is bounded.
 """
 
@@ -114,6 +117,7 @@ async def talk(
     while (now := loop.time() - begin) < WARMUP_S + seconds:
         if not samples.recording and now >= WARMUP_S:
             samples.recording, measured_from = True, time.monotonic()
+            samples.since = time.perf_counter_ns()
             cpu_start = tree_cpu(pids)
             phones_cpu, echo_cpu = time.process_time(), cpu_seconds(echo_pid)
             sent_before = sum(phone.frames for phone in phones)
@@ -148,6 +152,8 @@ async def talk(
         p50_ms=percentile(latencies, 50) if latencies else 0.0,
         p99_ms=percentile(latencies, 99) if latencies else 0.0,
         frames=len(latencies),
+        # CPU per frame carried both ways: fair also when a starved bridge carries fewer
+        cpu_us_per_frame=bridge_cpu / 100 * elapsed / max(1, len(latencies)) * 1e6,
     )
     return result
 
@@ -289,7 +295,8 @@ def table(levels: list[tuple[int, dict[str, Result]]], seconds: float, repeat: i
             f"| {calls} | {_ms(n)} | {_ms(ours_)} | {_ratio(n['p99_ms'], ours_['p99_ms'])} "
             f"| {n['frames']:,.0f} / {ours_['frames']:,.0f} of {ours_['sent']:,.0f} "
             f"| {n['cpu_pct_per_call']:.2f} / {ours_['cpu_pct_per_call']:.2f} % "
-            f"| {_ratio(n['cpu_pct_per_call'], ours_['cpu_pct_per_call'])} "
+            f"| {n['cpu_us_per_frame']:.0f} / {ours_['cpu_us_per_frame']:.0f} µs "
+            f"| {_ratio(n['cpu_us_per_frame'], ours_['cpu_us_per_frame'])} "
             f"| {n['bridge_cpu_pct']:.0f} / {ours_['bridge_cpu_pct']:.0f} % "
             f"| {n['rss_kib_per_call']:.0f} / {ours_['rss_kib_per_call']:.0f} KiB "
             f"| {_ms(base)} | {ours_['phones_cpu_pct']:.0f} / {ours_['echo_cpu_pct']:.0f} % |"
@@ -300,7 +307,8 @@ def table(levels: list[tuple[int, dict[str, Result]]], seconds: float, repeat: i
             variant_rows.append(
                 f"| {calls} | {name} | {_ms(r)} | {_ratio(n['p99_ms'], r['p99_ms'])} "
                 f"| {r['frames']:,.0f} of {r['sent']:,.0f} | {r['cpu_pct_per_call']:.2f} % "
-                f"| {_ratio(n['cpu_pct_per_call'], r['cpu_pct_per_call'])} "
+                f"| {r['cpu_us_per_frame']:.0f} µs "
+                f"| {_ratio(n['cpu_us_per_frame'], r['cpu_us_per_frame'])} "
                 f"| {r['bridge_cpu_pct']:.0f} % |"
             )
     runs = f"median of {repeat} runs" if repeat > 1 else "one run"
@@ -312,10 +320,10 @@ def table(levels: list[tuple[int, dict[str, Result]]], seconds: float, repeat: i
         f"average at start {LOAD[0]:.2f} (the machine is shared: figures are noisy)",
         "",
         "| calls | naive p50 / p99 | ours p50 / p99 | p99 naive/ours | frames back naive / ours "
-        "of sent | CPU per call naive / ours (% of a core) | CPU per call naive/ours "
-        "| bridge CPU naive / ours | RSS per call naive / ours | baseline (no bridge) p50 / p99 "
-        "| phones / echo CPU |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "of sent | CPU per call naive / ours (% of a core) | CPU per frame naive / ours "
+        "| CPU per frame naive/ours | bridge CPU naive / ours | RSS per call naive / ours "
+        "| baseline (no bridge) p50 / p99 | phones / echo CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *main_rows,
     ]
     if variant_rows:
@@ -324,8 +332,9 @@ def table(levels: list[tuple[int, dict[str, Result]]], seconds: float, repeat: i
             "Variants of ours in the same runs (ratios against the naive bridge of the level):",
             "",
             "| calls | bridge | p50 / p99 | p99 naive/ours | frames back of sent "
-            "| CPU per call | CPU per call naive/ours | bridge CPU (all processes) |",
-            "|---|---|---|---|---|---|---|---|",
+            "| CPU per call | CPU per frame | CPU per frame naive/ours "
+            "| bridge CPU (all processes) |",
+            "|---|---|---|---|---|---|---|---|---|",
             *variant_rows,
         ]
     lines += ["", (__doc__ or "").split("\n\n", 1)[1].split("Every run is bounded.")[0].strip()]

@@ -171,6 +171,8 @@ class Samples:
     sent: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
     recording: bool = False
+    since: int = 0
+    """perf_counter_ns() when recording began: only frames sent since then are counted."""
 
 
 class LightPhone(asyncio.Protocol):
@@ -229,7 +231,7 @@ class LightPhone(asyncio.Protocol):
             audio = base64.b64decode(text[start : text.index(b'"', start)])
             for chunk in chunks(audio):
                 sent = self.samples.sent.pop(int.from_bytes(chunk[:8]), None)
-                if sent is not None and self.samples.recording:
+                if sent is not None and self.samples.recording and sent >= self.samples.since:
                     self.samples.latencies_ms.append((arrived - sent) / 1e6)
         elif b'"mark"' in text:
             name_at = text.index(b'"', text.index(b'"name"') + 6) + 1
