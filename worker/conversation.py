@@ -251,13 +251,16 @@ class Conversation:
         caller's socket is ready (everything else goes the queue's way)."""
         if not raw.startswith(rt.AUDIO_DELTA_PREFIXES) or not wire.ready(self._caller):
             return False
-        try:
-            event = realtime_events.parse(raw)
-        except realtime_events.EventError:
-            return False
-        if not isinstance(event, rt.AudioDelta):
-            return False
-        texts = self._outbound(event)
+        sliced = rt.audio_delta(raw)
+        if sliced is None:
+            try:
+                event = realtime_events.parse(raw)
+            except realtime_events.EventError:
+                return False
+            if not isinstance(event, rt.AudioDelta):
+                return False
+            sliced = event.item_id, event.delta
+        texts = self._outbound(*sliced)
         if texts:
             wire.send_now(self._caller, texts)
         return True
@@ -310,20 +313,20 @@ class Conversation:
                 pass
 
     async def _play(self, delta: rt.AudioDelta) -> None:
-        texts = self._outbound(delta)
+        texts = self._outbound(delta.item_id, delta.delta)
         if texts:
             await self._to_caller(*texts)
 
-    def _outbound(self, delta: rt.AudioDelta) -> tuple[str, ...]:
+    def _outbound(self, item_id: str, audio: str) -> tuple[str, ...]:
         """What an audio delta sends the caller: its media, and a mark when one is due (one
         socket write for both: worker/wire.py); nothing for a late chunk of cut audio."""
-        if self.playback.is_cut(delta.item_id):
+        if self.playback.is_cut(item_id):
             return ()  # a late chunk of audio the caller interrupted
-        self.transcript.began(delta.item_id)
-        mark = self.playback.sent(delta.item_id, self._audio.duration_ms(delta.delta))
+        self.transcript.began(item_id)
+        mark = self.playback.sent(item_id, self._audio.duration_ms(audio))
         self._idle.clear()
         self.stats.media_out += 1
-        media = telephony.media(self._sid, self._audio.to_caller(delta.delta))
+        media = telephony.media(self._sid, self._audio.to_caller(audio))
         return (media,) if mark is None else (media, telephony.mark(self._sid, mark))
 
     async def _barge_in(self) -> None:

@@ -434,3 +434,25 @@ def test_caller_audio_and_mark_echoes_are_sliced_exactly_as_parsed():
         assert telephony.caller_audio(raw) is None, raw
     assert telephony.mark_echo(twilio) is None
     assert telephony.mark_echo('{"event":"mark","mark":{}}') is None
+
+
+def test_audio_deltas_are_sliced_exactly_as_parsed():
+    compact = (
+        '{"type":"response.output_audio.delta","event_id":"event_1","response_id":"resp_1",'
+        '"item_id":"item_1","output_index":0,"content_index":0,"delta":"//8A/w=="}'
+    )
+    spaced = json.dumps(
+        {"type": "response.output_audio.delta", "item_id": "item_2", "delta": "AAA="}
+    )
+    for raw in (compact, spaced):
+        event = realtime_events.parse(raw)
+        assert isinstance(event, realtime_events.AudioDelta)
+        assert realtime_events.audio_delta(raw) == (event.item_id, event.delta)
+    for raw in (
+        compact.replace("//8A", "\\/\\/8A"),  # an escape
+        compact.replace('"output_index"', '"delta":"x","output_index"'),  # two deltas
+        compact.replace('"item_id":"item_1",', ""),  # no item
+        '{"type":"response.output_audio_transcript.delta","item_id":"i","delta":"hi"}',
+        compact[:-1],
+    ):
+        assert realtime_events.audio_delta(raw) is None, raw
