@@ -33,7 +33,9 @@ ways), which stays fair when a starved bridge carries fewer frames. The machine 
 shared with the phones, the stand-ins and other work, so a bridge past ~60-70 % of a core
 competes with its own load generator. Ratios are naive / ours (CPU per
 frame: how many of our frames fit in the CPU of one naive frame; p99: how many times lower
-ours is).
+ours is). The two-process rows share this machine's two cores with the phones and the echo,
+so they show the port sharing at work, not what a second free core adds (on Fly each worker
+has a core of its own). Why each lever costs what it does: docs/calls.md ("Capacity").
 Every run is bounded.
 """
 

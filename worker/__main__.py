@@ -5,9 +5,9 @@ without overriding what is already set). One line on stdout says where it listen
 picks a free one). Exit status: 0 when every call was saved, 1 if any was not, 2 for bad
 settings.
 
-The event loop is uvloop's (about a third less CPU per call than asyncio's own; `--loop asyncio`
-to compare). `--workers N` (BRIDGE_WORKERS; `auto` = every core) runs N bridge processes on
-the one port (worker/processes.py); the default is one.
+The event loop is uvloop's (its loop and transports are C; `--loop asyncio` to compare, as
+`python -m bench.bridge` does). `--workers N` (BRIDGE_WORKERS; `auto` = every core) runs N
+bridge processes on the one port (worker/processes.py); the default is one.
 """
 
 from __future__ import annotations

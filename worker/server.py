@@ -1,4 +1,5 @@
-"""The bridge process: one asyncio `websockets` server on one port.
+"""The bridge process: one asyncio `websockets` server on one port (several such processes
+may share the port: worker/processes.py).
 
     GET /health   200 {"status": "healthy", "activeCalls": N, "uptime": S}
                   503 {"status": "draining", ...} once shutdown has begun
