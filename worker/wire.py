@@ -115,10 +115,28 @@ class _FastFrames(Connection):
     _frames: bytearray | None = None
     _frames_off: bool = False
 
+    def send_data(self) -> None:
+        """What is queued goes out in one transport write (one system call)."""
+        writes = self.protocol.writes
+        # b"" asks for a half-close (EOF): the library's own loop must see it
+        if len(writes) > 1 and all(writes):
+            self.protocol.writes = [b"".join(writes)]
+        super().send_data()
+
     def _slow(self, data: bytes) -> None:
         super().data_received(data)
 
     def data_received(self, data: bytes) -> None:
+        # what the messages of this read send (send_now) goes out once they are all handled:
+        # one write per socket per read, however many messages the read held
+        _held.append([])
+        try:
+            self._read(data)
+        finally:
+            for connection in _held.pop():
+                connection.send_data()
+
+    def _read(self, data: bytes) -> None:
         buffer = self._frames
         if buffer is None:
             if self._frames_off or not _at_frame_boundary(self.protocol):
@@ -176,18 +194,11 @@ class _FastFrames(Connection):
 
 
 class CoalescingConnection(_FastFrames, ServerConnection):
-    """A server connection (the caller's) that writes the frames queued together in one
-    transport write, reads its frames itself (`_FastFrames`) and offers its messages to
+    """A server connection (the caller's) that reads its frames itself, writes the frames
+    queued together in one transport write (`_FastFrames`) and offers its messages to
     `intercept`."""
 
     intercept: Interceptor | None = None
-
-    def send_data(self) -> None:
-        writes = self.protocol.writes
-        # b"" asks for a half-close (EOF): the library's own loop must see it
-        if len(writes) > 1 and all(writes):
-            self.protocol.writes = [b"".join(writes)]
-        super().send_data()
 
     def process_event(self, event: Event) -> None:
         if not _offer(self, self.intercept, event):
@@ -216,7 +227,8 @@ def ready(connection: Connection) -> bool:
 
 
 def send_now(connection: Connection, texts: Sequence[str]) -> None:
-    """Send `texts` (each its own message) in one write, right now; only when `ready`.
+    """Send `texts` (each its own message) in one write, now (or, while a read's messages are
+    being handled, together with what the others send once they are); only when `ready`.
 
     The frames are the ones `protocol.send_text` would queue (one final text frame each, no
     extensions: the bridge turns compression off), built here without its per-frame objects,
@@ -228,7 +240,15 @@ def send_now(connection: Connection, texts: Sequence[str]) -> None:
     else:
         client = protocol.side is Side.CLIENT
         protocol.writes.extend(text_frame(text.encode(), masked=client) for text in texts)
-    connection.send_data()
+    if not _held:
+        connection.send_data()
+    elif connection not in _held[-1]:
+        _held[-1].append(connection)
+
+
+_held: list[list[Connection]] = []
+"""While a read's messages are handled (`_FastFrames.data_received`): the connections
+`send_now` queued frames on, written once the read is done."""
 
 
 class _Masks:
