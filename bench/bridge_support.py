@@ -71,6 +71,12 @@ APPEND = '{"type":"input_audio_buffer.append","audio":"'
 MEDIA = '{"event":"media","streamSid":"MZ","media":{"payload":"'
 MARK = '{"event":"mark","streamSid":"MZ","mark":{"name":"'
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+FRAME_BYTES = 160
+"""20 ms of 8 kHz μ-law; each frame a phone sends starts with its 8-byte sequence number."""
+
+
+def chunks(audio: bytes) -> list[bytes]:
+    return [audio[at : at + FRAME_BYTES] for at in range(0, len(audio), FRAME_BYTES)]
 
 
 def server_frame(opcode: int, data: bytes) -> bytes:
@@ -145,9 +151,19 @@ class Echo(asyncio.Protocol):
             if at >= 0:
                 audio = payload[at + 11 : payload.index(b'"', at + 11)]
                 self.transport.write(server_frame(1, MEDIA.encode() + audio + b'"}}'))
-        elif opcode == 0x1 and payload.startswith(APPEND.encode()):
-            audio = payload[len(APPEND) : -2]
-            self.transport.write(server_frame(1, DELTA.encode() + audio + b'"}'))
+        elif opcode == 0x1 and b'"input_audio_buffer.append"' in payload:
+            # one 20 ms delta per 20 ms of audio, whatever size the bridge appended in, so a
+            # bridge that batches its appends is not also handed fewer, larger deltas
+            if payload.startswith(APPEND.encode()):
+                audio = base64.b64decode(payload[len(APPEND) : -2])
+            else:  # any other spelling of the JSON (the naive bridge's json.dumps)
+                audio = base64.b64decode(json.loads(payload)["audio"])
+            self.transport.write(
+                b"".join(
+                    server_frame(1, DELTA.encode() + base64.b64encode(chunk) + b'"}')
+                    for chunk in chunks(audio)
+                )
+            )
 
 
 @dataclass
@@ -155,6 +171,8 @@ class Samples:
     sent: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
     recording: bool = False
+    since: int = 0
+    """perf_counter_ns() when recording began: only frames sent since then are counted."""
 
 
 class LightPhone(asyncio.Protocol):
@@ -210,10 +228,11 @@ class LightPhone(asyncio.Protocol):
         media = text.find(b'"payload"')
         if media >= 0:
             start = text.index(b'"', media + 9) + 1  # `"payload":"` or `"payload": "`
-            head = base64.b64decode(text[start : start + 12])
-            sent = self.samples.sent.pop(int.from_bytes(head[:8]), None)
-            if sent is not None and self.samples.recording:
-                self.samples.latencies_ms.append((arrived - sent) / 1e6)
+            audio = base64.b64decode(text[start : text.index(b'"', start)])
+            for chunk in chunks(audio):
+                sent = self.samples.sent.pop(int.from_bytes(chunk[:8]), None)
+                if sent is not None and self.samples.recording and sent >= self.samples.since:
+                    self.samples.latencies_ms.append((arrived - sent) / 1e6)
         elif b'"mark"' in text:
             name_at = text.index(b'"', text.index(b'"name"') + 6) + 1
             name = text[name_at:].split(b'"', 1)[0].decode()
@@ -232,7 +251,7 @@ class LightPhone(asyncio.Protocol):
     def send_frame(self) -> None:
         self.frames += 1
         sequence = self.index << 32 | self.frames
-        payload = base64.b64encode(sequence.to_bytes(8) + b"\xff" * 152).decode()
+        payload = base64.b64encode(sequence.to_bytes(8) + b"\xff" * (FRAME_BYTES - 8)).decode()
         self.samples.sent[sequence] = time.perf_counter_ns()
         n = str(self.frames)
         self.send(

@@ -144,7 +144,9 @@ def serve() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     logging.getLogger("sockless").setLevel(logging.WARNING)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(
+        app, loop="asyncio", log_level="warning", lifespan="off", access_log=False
+    )
     with contextlib.suppress(KeyboardInterrupt):  # the parent's SIGINT ends the run
         uvicorn.Server(config).run(sockets=[sock])
 

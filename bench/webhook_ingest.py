@@ -194,7 +194,9 @@ def serve(args: argparse.Namespace) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     logging.getLogger("sockless").setLevel(logging.WARNING)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(
+        app, loop="asyncio", log_level="warning", lifespan="off", access_log=False
+    )
     profile = os.environ.get("BENCH_PROFILE")  # a path: write cProfile stats of the run there
     if profile:
         import cProfile

@@ -36,6 +36,7 @@ class BackgroundServer:
             lifespan=lifespan,  # type: ignore[arg-type]
             access_log=False,
             ws="websockets-sansio",
+            loop="asyncio",  # uvloop is installed for the voice bridge; the stack keeps asyncio
             timeout_graceful_shutdown=3,
         )
         self.server = uvicorn.Server(config)

@@ -37,7 +37,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from worker import prompt, telephony, token
+from worker import prompt, telephony, token, wire
 from worker import realtime_events as rt
 from worker.config import BridgeConfig
 from worker.conversation import Conversation, Stats
@@ -230,6 +230,7 @@ class CallSession:
             max_size=OPENAI_MAX_SIZE,
             compression=None,
             proxy=None,
+            create_connection=wire.InterceptingClientConnection,
         )
 
     def _session_update(self, record: CallRecord, audio: telephony.AudioFormat) -> str:

@@ -106,6 +106,11 @@ class BridgeConfig:
     """Inbound frames over this are dropped and counted; 16x this closes the socket."""
     mark_every_ms: float = 0.0
     """0: a mark after every audio chunk sent to the caller; else one per this much audio."""
+    append_ms: float = 20.0
+    """Caller audio goes to OpenAI in appends of at least this much (20: every 20 ms frame as
+    it comes). More sends fewer, larger appends (a third of the upstream messages at 60) but
+    holds the first frame of each append back by up to append_ms - 20 ms, which delays
+    OpenAI's VAD, and so barge-in, by as much (docs/calls.md)."""
     save_attempts: int = 6
     # call recordings (worker/recording.py), uploaded to S3-compatible storage at the save
     recordings: bool = True
@@ -123,6 +128,8 @@ class BridgeConfig:
                 "BRIDGE_PATH_SECRET must be 16-128 characters of A-Z a-z 0-9 _ - "
                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
             )
+        if not 0 <= self.append_ms <= 500:
+            raise ValueError("BRIDGE_APPEND_MS must be between 0 and 500 (ms of audio)")
         if self.drain_s + self.goodbye_timeout_s >= self.shutdown_timeout_s:
             raise ValueError(
                 "BRIDGE_DRAIN_S + BRIDGE_GOODBYE_TIMEOUT_S must stay below "
@@ -246,6 +253,7 @@ def load(env: Mapping[str, str] | None = None) -> BridgeConfig:
         storage_s3_region=get("STORAGE_S3_REGION", "us-east-1"),
         storage_s3_access_key_id=get("STORAGE_S3_ACCESS_KEY_ID"),
         storage_s3_secret_access_key=Secret(get("STORAGE_S3_SECRET_ACCESS_KEY")),
+        append_ms=number("BRIDGE_APPEND_MS", 20),
     )
     if not config.token_secret:
         raise ValueError("BRIDGE_TOKEN_SECRET is required (the api mints stream tokens with it)")

@@ -4,7 +4,8 @@ Three tasks, named and owned by one TaskGroup; the first to decide the call is o
 `Hangup(reason)`, which cancels the others:
 
     caller      telephony frames: media -> input_audio_buffer.append (μ-law as is, L16 byte-
-                swapped to little-endian: telephony.AudioFormat), mark
+                swapped to little-endian: telephony.AudioFormat; one append per frame, or per
+                BRIDGE_APPEND_MS of audio: worker.appends), mark
                 echoes -> Playback, dtmf -> stats, stop -> Hangup("caller_hangup"). Binary,
                 oversized (> max_frame_bytes) and malformed frames are dropped and counted.
     openai      server events: audio deltas -> media + mark to the caller as they arrive;
@@ -32,12 +33,18 @@ from websockets.exceptions import ConnectionClosed
 
 from worker import prompt, realtime_events, telephony, wire
 from worker import realtime_events as rt
+from worker.appends import Appends
 from worker.config import BridgeConfig
 from worker.playback import Playback
 from worker.recording import Recorder
 from worker.transcript import Transcript
 
 log = logging.getLogger("worker.call")
+
+INBOUND = ("inbound", "inbound_track")
+"""The tracks that are the caller's voice."""
+HOT_CALLER = ('{"event":"media"', '{"event": "media"', '{"event":"mark"', '{"event": "mark"')
+"""Frames worth taking on arrival (Twilio's compact JSON, or spaced)."""
 
 
 class Hangup(Exception):
@@ -91,9 +98,10 @@ class Conversation:
         self.stats = stats
         self._label = label
         self.recorder = recorder or Recorder(None, enabled=False)
-        self._heard = self.recorder.heard
+        self._record = self.recorder.heard
         """The one call per inbound frame the recording costs (worker/recording.py)."""
         self.playback = Playback(mark_every_ms=config.mark_every_ms)
+        self._appends = Appends(audio, config.append_ms)
         self.outcome: str | None = None
         self.notes: str | None = None
         self.ending: str | None = None
@@ -117,6 +125,7 @@ class Conversation:
     async def run(self) -> str:
         """Talk until the call ends; returns why it ended."""
         reason: str | None = None
+        self._intercept(True)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._from_caller(), name=f"{self._label} caller")
@@ -126,10 +135,19 @@ class Conversation:
             first = hangups.exceptions[0]
             reason = first.reason if isinstance(first, Hangup) else "bridge_error"
         finally:
+            self._intercept(False)
             self._keep_partial_transcripts()
         if reason is None:
             raise AssertionError("the call's tasks ended without a hang-up")
         return self.ending or reason
+
+    def _intercept(self, on: bool) -> None:
+        """Audio both ways and mark echoes are handled as they arrive (worker/wire.py) while
+        the call's tasks run; before and after, every message waits in its queue."""
+        if isinstance(self._caller, wire.CoalescingConnection):
+            self._caller.intercept = self._caller_now if on else None
+        if isinstance(self._openai, wire.InterceptingClientConnection):
+            self._openai.intercept = self._openai_now if on else None
 
     # -- sending -------------------------------------------------------------------------
 
@@ -171,17 +189,12 @@ class Conversation:
 
     async def _on_frame(self, frame: telephony.Frame) -> None:
         match frame:
-            case telephony.Media(media=media) if media.track in ("inbound", "inbound_track"):
-                self.stats.media_in += 1
-                self._heard(media.payload)
-                await self._to_openai(rt.append_audio(self._audio.to_openai(media.payload)))
+            case telephony.Media(media=media) if media.track in INBOUND:
+                append = self._inbound(media.payload)
+                if append is not None:
+                    await self._to_openai(append)
             case telephony.Mark(mark=mark):
-                if self.playback.acknowledge(mark.name):
-                    self.stats.marks_heard += 1
-                    if not self.playback.playing:
-                        self._idle.set()
-                else:
-                    self.stats.stale_marks += 1
+                self._heard(mark.name)
             case telephony.Dtmf(dtmf=dtmf):
                 self.stats.dtmf.append(dtmf.digit[:1])
             case telephony.Stop():
@@ -189,7 +202,74 @@ class Conversation:
             case _:
                 pass
 
+    def _inbound(self, payload: str) -> str | None:
+        """A frame of the caller's audio: the append to send OpenAI now, if one is due."""
+        self.stats.media_in += 1
+        self._record(payload)
+        audio = self._appends.add(self._audio.to_openai(payload))
+        return None if audio is None else rt.append_audio(audio)
+
+    def _heard(self, mark: str) -> None:
+        """A mark echo: the caller has heard the audio up to it."""
+        if self.playback.acknowledge(mark):
+            self.stats.marks_heard += 1
+            if not self.playback.playing:
+                self._idle.set()
+        else:
+            self.stats.stale_marks += 1
+
+    def _caller_now(self, raw: str) -> bool:
+        """wire.Interceptor for the caller's socket: audio and mark echoes, taken on arrival
+        (the rest, and audio when OpenAI's socket is not ready, goes the queue's way). The
+        provider's compact frames are sliced, not parsed (telephony.caller_audio)."""
+        if not raw.startswith(HOT_CALLER) or len(raw) > self._config.max_frame_bytes:
+            return False
+        payload = telephony.caller_audio(raw)
+        name = None if payload is not None else telephony.mark_echo(raw)
+        if payload is None and name is None:
+            try:
+                frame = telephony.parse(raw)
+            except telephony.FrameError:
+                return False
+            if isinstance(frame, telephony.Media) and frame.media.track in INBOUND:
+                payload = frame.media.payload
+            elif isinstance(frame, telephony.Mark):
+                name = frame.mark.name
+            else:
+                return False
+        if name is not None:
+            self.stats.frames_in += 1
+            self._heard(name)
+            return True
+        assert payload is not None
+        if not wire.ready(self._openai):
+            return False
+        self.stats.frames_in += 1
+        append = self._inbound(payload)
+        if append is not None:
+            wire.send_now(self._openai, (append,))
+        return True
+
     # -- openai -> caller -----------------------------------------------------------------
+
+    def _openai_now(self, raw: str) -> bool:
+        """wire.Interceptor for OpenAI's socket: audio deltas, played on arrival when the
+        caller's socket is ready (everything else goes the queue's way)."""
+        if not raw.startswith(rt.AUDIO_DELTA_PREFIXES) or not wire.ready(self._caller):
+            return False
+        sliced = rt.audio_delta(raw)
+        if sliced is None:
+            try:
+                event = realtime_events.parse(raw)
+            except realtime_events.EventError:
+                return False
+            if not isinstance(event, rt.AudioDelta):
+                return False
+            sliced = event.item_id, event.delta
+        texts = self._outbound(*sliced)
+        if texts:
+            wire.send_now(self._caller, texts)
+        return True
 
     async def _from_openai(self) -> None:
         try:
@@ -239,19 +319,23 @@ class Conversation:
                 pass
 
     async def _play(self, delta: rt.AudioDelta) -> None:
-        if self.playback.is_cut(delta.item_id):
-            return  # a late chunk of audio the caller interrupted
-        self.transcript.began(delta.item_id)
-        mark = self.playback.sent(delta.item_id, self._audio.duration_ms(delta.delta))
+        texts = self._outbound(delta.item_id, delta.delta)
+        if texts:
+            await self._to_caller(*texts)
+
+    def _outbound(self, item_id: str, audio: str) -> tuple[str, ...]:
+        """What an audio delta sends the caller: its media, and a mark when one is due (one
+        socket write for both: worker/wire.py); nothing for a late chunk of cut audio."""
+        if self.playback.is_cut(item_id):
+            return ()  # a late chunk of audio the caller interrupted
+        self.transcript.began(item_id)
+        mark = self.playback.sent(item_id, self._audio.duration_ms(audio))
         self._idle.clear()
-        payload = self._audio.to_caller(delta.delta)
+        self.stats.media_out += 1
+        payload = self._audio.to_caller(audio)
         self.recorder.said(payload)
         media = telephony.media(self._sid, payload)
-        if mark is None:
-            await self._to_caller(media)
-        else:  # one socket write for both (worker/wire.py)
-            await self._to_caller(media, telephony.mark(self._sid, mark))
-        self.stats.media_out += 1
+        return (media,) if mark is None else (media, telephony.mark(self._sid, mark))
 
     async def _barge_in(self) -> None:
         if not self.playback.playing:

@@ -137,6 +137,33 @@ _SERVER_EVENT: TypeAdapter[ServerEvent] = TypeAdapter(ServerEvent)
 
 _AUDIO_DELTA: TypeAdapter[AudioDelta] = TypeAdapter(AudioDelta)
 _AUDIO_DELTA_PREFIX = '{"type":"response.output_audio.delta"'
+AUDIO_DELTA_PREFIXES = (_AUDIO_DELTA_PREFIX, '{"type": "response.output_audio.delta"')
+"""How an audio delta begins (compact, as OpenAI sends it, or spaced)."""
+
+
+def _field(text: str, key: str) -> str | None:
+    # as telephony._sliced: with no backslash every `"` delimits a string
+    for spelling in (f'"{key}":"', f'"{key}": "'):
+        at = text.find(spelling)
+        if at >= 0:
+            start = at + len(spelling)
+            end = text.find('"', start)
+            if end < 0 or text.find(f'"{key}"', at + 1) >= 0:
+                return None
+            return text[start:end]
+    return None
+
+
+def audio_delta(text: str) -> tuple[str, str] | None:
+    """(item_id, delta) of a `response.output_audio.delta` event, read by slicing (the
+    bridge's hottest path the other way); None for anything else or anything uncertain
+    (escapes, a key twice, a missing item_id), which `parse` then reads."""
+    if not text.startswith(AUDIO_DELTA_PREFIXES) or not text.endswith("}") or "\\" in text:
+        return None
+    item_id, delta = _field(text, "item_id"), _field(text, "delta")
+    if item_id is None or delta is None:
+        return None
+    return item_id, delta
 
 
 def parse(text: str | bytes) -> ServerEvent:

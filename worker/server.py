@@ -1,4 +1,5 @@
-"""The bridge process: one asyncio `websockets` server on one port.
+"""The bridge process: one asyncio `websockets` server on one port (several such processes
+may share the port: worker/processes.py).
 
     GET /health   200 {"status": "healthy", "activeCalls": N, "uptime": S}
                   503 {"status": "draining", ...} once shutdown has begun
@@ -69,7 +70,11 @@ class Bridge:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def start(self, host: str | None = None, port: int | None = None) -> None:
+    async def start(
+        self, host: str | None = None, port: int | None = None, *, reuse_port: bool = False
+    ) -> None:
+        """Listen; `reuse_port` lets several processes listen on one port (SO_REUSEPORT,
+        worker/processes.py)."""
         http = self._given_http or httpx.AsyncClient(
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
         )
@@ -97,6 +102,7 @@ class Bridge:
             close_timeout=2,
             ping_interval=20,
             ping_timeout=20,
+            reuse_port=reuse_port,
         )
         self._started = time.monotonic()
         log.info("bridge listening on %s", self.url)

@@ -109,15 +109,22 @@ async def test_a_full_inbound_call(voice: VoiceWorld, subscribed: Subscriber):
     assert event["data"]["data"]["call"]["summaryKind"] == "extractive"
 
 
-async def test_barge_in_clears_playback_and_truncates_at_what_was_heard(stack: Stack):
+@pytest.mark.parametrize("append_ms", [20, 60], ids=["append-per-frame", "append-per-60ms"])
+async def test_barge_in_clears_playback_and_truncates_at_what_was_heard(
+    stack: Stack, append_ms: int
+):
+    """Also with caller audio sent up in 60 ms appends (BRIDGE_APPEND_MS): OpenAI's VAD
+    still hears the caller talk over the story, just up to 40 ms later."""
     behaviour = Behaviour(ms_per_word=60, speed=4.0, script=("Tell me a long story.", "Stop!"))
-    async with voice_world(stack, behaviour) as voice:
+    async with voice_world(stack, behaviour, append_ms=append_ms) as voice:
         answer = await voice.incoming(to=voice.number(unique("owner")))
         async with voice.phone(answer) as phone:
             await phone.wait_quiet()  # greeting
+            # everything before the long reply has played (read now: once its audio comes,
+            # the phone may play a frame of it before this test's task runs again)
+            base = phone.heard_ms
             await phone.say(speech("Tell me a long story.").audio)
             await phone.wait_until(lambda: phone.playing)
-            base = phone.heard_ms  # everything before the long reply has played
             await phone.wait_heard(base + 1000)  # a second of the story...
             await phone.say(speech("Stop, please stop.").audio)  # ...then talk over it
             await phone.wait_until(lambda: len(phone.clears) == 1)
@@ -140,6 +147,13 @@ async def test_barge_in_clears_playback_and_truncates_at_what_was_heard(stack: S
     assert story["interrupted"] is True
     assert row["stats"]["truncations"] == 1
     assert row["stats"]["stale_marks"] >= 1  # echoed by the clear, and ignored
+    # every frame went up, in order, in appends of append_ms (but the last, partial append,
+    # and a frame the phone's clock may send after its `stop`)
+    frame_bytes = 160
+    assert session.audio_in == phone.wire_out[: len(session.audio_in)]
+    assert len(phone.wire_out) - len(session.audio_in) <= append_ms // 20 * frame_bytes
+    appends = session.received["input_audio_buffer.append"]
+    assert appends == len(session.audio_in) // (append_ms // 20 * frame_bytes)
 
 
 async def test_a_stream_with_a_bad_token_is_closed_before_anything_happens(voice: VoiceWorld):

@@ -142,3 +142,73 @@ async def test_sigterm_with_active_calls_drains_saves_them_all_and_exits(
     for row in rows:
         assert row is not None
         assert "Goodbye" in row["transcript"][-1]["text"], row["transcript"]
+
+
+MULTI_CALLS = 16
+
+
+async def test_two_worker_processes_share_the_port_and_each_saves_its_calls_on_sigterm(
+    stack: Stack, tmp_path: Path
+):
+    """`python -m worker --workers 2`: two bridge processes listen on one port (SO_REUSEPORT),
+    the kernel spreads the calls over both, and SIGTERM to the supervisor (what Fly signals)
+    drains both: every call saved, exit 0. (16 calls all landing on one of two processes
+    would be a 1-in-30,000 draw.)"""
+    secret = unique("secret") * 2
+    path = secrets.token_urlsafe(24)
+    log = tmp_path / "worker.log"
+    async with FakeOpenAI(FAST).running() as fake:
+        with log.open("wb") as stderr:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "worker",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--workers",
+                "2",
+                cwd=ROOT,
+                env=worker_env(stack, fake, secret, path),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr,
+            )
+        try:
+            assert process.stdout is not None
+            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+            match = re.search(r"listening on (ws://\S+) \(2 processes", line)
+            assert match, line
+            bridge_url = match[1]
+            world = VoiceWorld(
+                stack,
+                fake=fake,
+                bridge=None,
+                services=api_services(stack, f"{bridge_url}/{path}", secret),
+            )
+            number = world.number(unique("owner"))
+            answers = await asyncio.gather(*(world.incoming(to=number) for _ in range(MULTI_CALLS)))
+            async with contextlib.AsyncExitStack() as calls:
+                phones = [await calls.enter_async_context(world.phone(a)) for a in answers]
+                await asyncio.gather(*(phone.wait_heard(200) for phone in phones))
+                process.send_signal(signal.SIGTERM)
+                closes = await asyncio.gather(
+                    *(phone.wait_closed(within_s=SHUTDOWN_TIMEOUT_S) for phone in phones)
+                )
+            assert set(closes) == {(1000, "shutdown")}
+            returncode = await asyncio.wait_for(process.wait(), SHUTDOWN_TIMEOUT_S)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        await world.db.aclose()
+
+    text = log.read_text()
+    assert returncode == 0, text[-3000:]
+    for index in (0, 1):
+        assert f"[worker {index}] worker: bridge stopped: 0 unsaved, 0 still open" in text, text
+        assert re.search(rf"\[worker {index}\] worker\.call: call \S+ saved \(shutdown\)", text)
+    saved = re.findall(r"worker\.call: call (\S+) saved \(shutdown\)", text)
+    assert sorted(saved) == sorted(answer.call_id for answer in answers)
+    rows = [world.row(answer.call_id) for answer in answers]
+    assert all(row is not None and row["end_reason"] == "shutdown" for row in rows)

@@ -8,12 +8,15 @@ import json
 import struct
 
 import pytest
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from dev.phone import stream_of
 from lib.features.calls import token, twiml
 from lib.webhooks import form as signature
-from worker import prompt, realtime_events, telephony
+from worker import prompt, realtime_events, telephony, wire
 from worker import token as bridge_token
+from worker.appends import Appends
 from worker.config import BridgeConfig, load
 from worker.playback import Cut, Playback
 from worker.transcript import Transcript
@@ -370,3 +373,86 @@ def test_per_frame_messages_skip_the_encoder_only_when_nothing_needs_escaping(pa
         "type": "input_audio_buffer.append",
         "audio": payload,
     }
+
+
+def test_caller_audio_goes_up_per_frame_or_gathered_into_longer_appends():
+    frames = [bytes([n]) * 160 for n in range(7)]  # 20 ms of μ-law each
+    payloads = [base64.b64encode(frame).decode() for frame in frames]
+    per_frame = Appends(telephony.PCMU, 20)
+    assert [per_frame.add(p) for p in payloads] == payloads  # untouched, one each
+    gathered = Appends(telephony.PCMU, 60)
+    out = [gathered.add(p) for p in payloads]
+    assert [o is not None for o in out] == [False, False, True, False, False, True, False]
+    assert [base64.b64decode(o) for o in out if o] == [
+        b"".join(frames[0:3]),
+        b"".join(frames[3:6]),
+    ]
+    assert gathered.flush() == payloads[6]
+    assert gathered.flush() is None
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+@pytest.mark.parametrize("masked", [False, True], ids=["server", "client"])
+def test_the_bridges_own_text_frames_are_what_websockets_reads(size, masked):
+    data = (bytes(range(256)) * (size // 256 + 1))[:size]
+    raw = wire.text_frame(data, masked=masked)
+    reader = StreamReader()
+    reader.feed_data(raw)
+    reader.feed_eof()
+    parser = Frame.parse(reader.read_exact, mask=masked, max_size=None)
+    with pytest.raises(StopIteration) as parsed:
+        next(parser)
+    frame = parsed.value.value
+    assert (frame.opcode, frame.fin, frame.data) == (Opcode.TEXT, True, data)
+    if masked:  # a fresh key each frame
+        keys = {wire.text_frame(b"x", masked=True)[2:6] for _ in range(2000)}
+        assert len(keys) > 1990
+
+
+def test_caller_audio_and_mark_echoes_are_sliced_exactly_as_parsed():
+    twilio = (
+        '{"event":"media","sequenceNumber":"4","media":{"track":"inbound","chunk":"2",'
+        '"timestamp":"5","payload":"//8A/w=="},"streamSid":"MZ1"}'
+    )
+    spaced = json.dumps({"event": "media", "media": {"track": "inbound", "payload": "AAA="}})
+    for raw in (twilio, spaced):
+        parsed = telephony.parse(raw)
+        assert isinstance(parsed, telephony.Media)
+        assert telephony.caller_audio(raw) == parsed.media.payload
+    mark = '{"event":"mark","sequenceNumber":"9","streamSid":"MZ1","mark":{"name":"a12"}}'
+    assert telephony.mark_echo(mark) == "a12"
+    assert telephony.mark_echo(json.dumps({"event": "mark", "mark": {"name": "a3"}})) == "a3"
+    # anything the slice cannot be sure of is left to the parser
+    for raw in (
+        twilio.replace('"inbound"', '"outbound"'),  # not the caller's voice
+        twilio.replace("//8A", "\\/\\/8A"),  # an escape
+        twilio.replace('"streamSid"', '"payload":"x","streamSid"'),  # two payloads
+        '{"event": "media"}',
+        twilio[:-1],  # cut short
+        mark,
+    ):
+        assert telephony.caller_audio(raw) is None, raw
+    assert telephony.mark_echo(twilio) is None
+    assert telephony.mark_echo('{"event":"mark","mark":{}}') is None
+
+
+def test_audio_deltas_are_sliced_exactly_as_parsed():
+    compact = (
+        '{"type":"response.output_audio.delta","event_id":"event_1","response_id":"resp_1",'
+        '"item_id":"item_1","output_index":0,"content_index":0,"delta":"//8A/w=="}'
+    )
+    spaced = json.dumps(
+        {"type": "response.output_audio.delta", "item_id": "item_2", "delta": "AAA="}
+    )
+    for raw in (compact, spaced):
+        event = realtime_events.parse(raw)
+        assert isinstance(event, realtime_events.AudioDelta)
+        assert realtime_events.audio_delta(raw) == (event.item_id, event.delta)
+    for raw in (
+        compact.replace("//8A", "\\/\\/8A"),  # an escape
+        compact.replace('"output_index"', '"delta":"x","output_index"'),  # two deltas
+        compact.replace('"item_id":"item_1",', ""),  # no item
+        '{"type":"response.output_audio_transcript.delta","item_id":"i","delta":"hi"}',
+        compact[:-1],
+    ):
+        assert realtime_events.audio_delta(raw) is None, raw
