@@ -39,6 +39,9 @@ def stack_env(tmp_path: Path, **ports: int) -> dict[str, str]:
         OPENAI_REALTIME_URL=f"ws://127.0.0.1:{free_port()}/v1/realtime",
         # and the HighLevel stand-in (the session stack's is in this process's environment)
         GHL_API_URL=f"http://127.0.0.1:{free_port()}",
+        # and the local Stripe and S3, whose defaults a developer's `make dev` holds
+        STRIPE_DEV_PORT=str(free_port()),
+        STORAGE_DEV_PORT=str(free_port()),
     )
     return env
 
