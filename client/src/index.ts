@@ -95,6 +95,6 @@ export { Feed, type History } from './feed.js';
 export { historyClient, HistoryError } from './history.js';
 export { Optimistic, clientIdOf, type Pending, type PendingStatus } from './optimistic.js';
 export { pusherTransport, type PusherSettings } from './pusher.js';
-export { supabaseTransport, supabaseOver, supabaseTopic, clientTopic, subject, type SupabaseSettings } from './supabase.js';
+export { supabaseTransport, supabaseOver, supabaseTopic, clientTopic, subject, expiresAt, type SupabaseSettings } from './supabase.js';
 export type { Transport, TransportHandlers, TransportSubscription, LinkState } from './transport.js';
 export type * from './types.js';
