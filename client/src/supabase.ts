@@ -58,7 +58,7 @@ export interface SupabaseLike {
   realtime: {
     setAuth(token?: string | null): Promise<void> | void;
     connect(): void;
-    disconnect(): void;
+    disconnect(): Promise<unknown> | void;
     isConnected(): boolean;
   };
   channel(topic: string, options: { config: Record<string, unknown> }): ChannelLike;
@@ -104,6 +104,9 @@ export function supabaseOver(
 ): Transport {
   let state: LinkState = 'connecting';
   let down = false;
+  /** The socket's close (supabase-js ignores connect() until it is closed, which takes a
+   * while when the network went away first). */
+  let closing: Promise<unknown> = Promise.resolve();
   let renewal: ReturnType<typeof setTimeout> | undefined;
   const listeners = new Set<(state: LinkState) => void>();
   const set = (next: LinkState) => {
@@ -230,17 +233,17 @@ export function supabaseOver(
     disconnect() {
       down = true;
       clearTimeout(renewal);
-      client.realtime.disconnect();
+      closing = Promise.resolve(client.realtime.disconnect()).catch(() => undefined);
       set('offline');
     },
     connect() {
       down = false;
       set('connecting');
-      // A fresh token first: the channels rejoin with it as soon as the socket is open.
-      void authorize().then(
-        () => client.realtime.connect(),
-        () => client.realtime.connect(),
-      );
+      // Closed first, then a fresh token: the channels rejoin with it once the socket is open.
+      void closing
+        .then(authorize)
+        .catch(() => undefined)
+        .then(() => client.realtime.connect());
     },
     close() {
       down = true;

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -8,7 +8,6 @@ from dev.stack import Stack
 from lib.config import load_settings
 from lib.db import Database
 from lib.realtime import publisher
-from tests.api_host import api_process
 from tests.client.client_harness import Mode, build_client
 
 
@@ -22,13 +21,6 @@ async def db(stack: Stack) -> AsyncIterator[Database]:
     database = Database(load_settings(stack.env()))
     yield database
     await database.aclose()
-
-
-@pytest.fixture(scope="session")
-def supabase_api(stack: Stack) -> Iterator[str]:
-    """The api functions with REALTIME_PROVIDER=supabase (the stack's own api: Pusher mode)."""
-    with api_process(stack, REALTIME_PROVIDER="supabase") as url:
-        yield url
 
 
 @pytest.fixture(scope="module", params=["pusher", "supabase"])
