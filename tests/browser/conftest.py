@@ -80,10 +80,13 @@ async def signed_in(
     contexts: list[BrowserContext] = []
     base_url = stack.api_url if provider == "pusher" else request.getfixturevalue("supabase_api")
 
+    sockets: list[str] = []
+
     async def open_page(user: str, *, page: str = "poker", ttl: int | None = None) -> Page:
         context = await browser.new_context(base_url=base_url)
         contexts.append(context)
         tab = await context.new_page()
+        tab.on("websocket", lambda socket: sockets.append(socket.url))
         await tab.goto("/" + (f"?ttl={ttl}" if ttl else "") + f"#{page}")
         await tab.get_by_label("User id").fill(user)
         await tab.get_by_role("button", name="Sign in").click()
@@ -91,6 +94,14 @@ async def signed_in(
         return tab
 
     yield open_page
+    # The demo really used this mode's SDK: supabase-js opens Realtime's socket, pusher-js
+    # the Pusher-protocol server's (/app/<key>); the stack forwards Supabase broadcasts to the
+    # Pusher server too, so delivery alone would not tell them apart.
+    realtime = [url for url in sockets if "/realtime/v1/websocket" in url]
+    if contexts:
+        assert sockets and (realtime == sockets if provider == "supabase" else not realtime), (
+            sockets
+        )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for index, context in enumerate(contexts):
         for number, tab in enumerate(context.pages):
