@@ -104,6 +104,7 @@ export function supabaseOver(
 ): Transport {
   let state: LinkState = 'connecting';
   let down = false;
+  let ended = false;
   /** The socket's close (supabase-js ignores connect() until it is closed, which takes a
    * while when the network went away first). */
   let closing: Promise<unknown> = Promise.resolve();
@@ -159,7 +160,9 @@ export function supabaseOver(
       let sideJoined: Promise<void> = Promise.resolve();
       const reopen = (was: ChannelLike, again: () => void) => {
         joined.delete(was);
-        if (!closed) setTimeout(again, REOPEN_MS);
+        setTimeout(() => {
+          if (!closed && !ended) again();
+        }, REOPEN_MS);
       };
       const clientSide = (): ChannelLike => {
         if (side) return side;
@@ -247,6 +250,7 @@ export function supabaseOver(
     },
     close() {
       down = true;
+      ended = true;
       clearTimeout(renewal);
       for (const channel of joined) void client.removeChannel(channel);
       joined.clear();
