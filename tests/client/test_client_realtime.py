@@ -21,6 +21,7 @@ from lib.realtime.port import Publisher
 from tests.client.client_harness import driver
 from tests.messaging.messaging_support import profiles
 from tests.poker.poker_harness import grant
+from tests.support import sql
 
 pytestmark = pytest.mark.usefixtures("built_client")
 
@@ -238,3 +239,26 @@ async def test_typing_reaches_the_other_participant_and_never_the_typist(stack, 
     assert sent["ok"], sent
     assert typing["data"] == {"userId": bob} and typing["id"] is None
     assert theirs.seen("event", channel=channel, event="client-typing") == []
+
+
+async def test_a_connected_client_is_online_for_offline_notifications(stack, mode):
+    """Who is online: Pusher mode learns it from the local server's presence webhooks;
+    Supabase mode from client/'s `messaging.heartbeat`, sent while the connection is up
+    (Realtime sends no presence webhooks)."""
+    who = user()
+    grant(stack, who, 1)
+    async with driver(stack, who, mode=mode) as app:
+        created = await app.call("trpc", path="poker.create", kind="mutation", input={"name": "R"})
+        assert created["ok"], created
+        await app.subscribe(f"presence-poker-{created['value']['session']['id']}", ["vote"])
+        for _ in range(75):  # up to 15 s: the webhook / heartbeat arrives asynchronously
+            if await online(stack, who):
+                break
+            await asyncio.sleep(0.2)
+        assert await online(stack, who)
+
+
+async def online(stack, who: str) -> bool:
+    with sql(stack) as conn:
+        row = conn.execute("select private.is_user_online(%s)", [who]).fetchone()
+    return bool(row and row[0])
