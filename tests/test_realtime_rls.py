@@ -94,6 +94,7 @@ def topics(m: Members) -> list[str]:
         f"location-{m.location}",
         f"poker-{m.poker}",
         f"conversation-{m.conversation}",
+        f"ops-{m.member}",
     ]
 
 

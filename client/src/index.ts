@@ -18,6 +18,7 @@
 import { createTRPCClient, httpBatchLink, type TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 
+import { startHeartbeat } from './heartbeat.js';
 import { historyClient } from './history.js';
 import { clientIdOf, Optimistic, type Pending } from './optimistic.js';
 import { pusherTransport, type PusherSettings } from './pusher.js';
@@ -36,6 +37,9 @@ export interface SocklessOptions {
   fetch?: typeof fetch;
   /** tRPC endpoint path (default /api/trpc). */
   trpcPath?: string;
+  /** Supabase mode: report the user online with `messaging.heartbeat` while connected
+   * (default true; Pusher mode learns it from Pusher's webhooks and never beats). */
+  heartbeat?: boolean;
 }
 
 export interface Sockless<TRouter extends AnyRouter, M extends EventMap> {
@@ -62,8 +66,9 @@ export function createSockless<TRouter extends AnyRouter, M extends EventMap>(
     return token ? { authorization: `Bearer ${token}` } : {};
   };
   // Plain JSON links (the Sockless API's wire format); the router's types come from TRouter.
+  const trpcUrl = `${baseUrl}${options.trpcPath ?? '/api/trpc'}`;
   const link = httpBatchLink<AnyRouter>({
-    url: `${baseUrl}${options.trpcPath ?? '/api/trpc'}`,
+    url: trpcUrl,
     headers: authorization,
     fetch: fetcher,
   }) as unknown as TRPCLink<TRouter>;
@@ -81,20 +86,28 @@ export function createSockless<TRouter extends AnyRouter, M extends EventMap>(
     const clientId = clientIdOf(envelope.data);
     if (clientId) optimistic.confirm(clientId);
   });
+  const stopBeating =
+    settings.provider === 'supabase' && options.heartbeat !== false
+      ? startHeartbeat({ url: trpcUrl, getToken: options.getToken, fetch: fetcher, onState: (l) => realtime.onState(l) })
+      : () => undefined;
   return {
     trpc,
     realtime,
     send: (mutation, input, sendOptions) => optimistic.send(mutation, input, sendOptions),
     optimistic,
-    close: () => realtime.close(),
+    close: () => {
+      stopBeating();
+      realtime.close();
+    },
   };
 }
 
 export { Realtime, type Subscription, type SubscribeOptions } from './realtime.js';
 export { Feed, type History } from './feed.js';
 export { historyClient, HistoryError } from './history.js';
+export { startHeartbeat, HEARTBEAT_MS } from './heartbeat.js';
 export { Optimistic, clientIdOf, type Pending, type PendingStatus } from './optimistic.js';
 export { pusherTransport, type PusherSettings } from './pusher.js';
-export { supabaseTransport, supabaseOver, supabaseTopic, clientTopic, subject, type SupabaseSettings } from './supabase.js';
+export { supabaseTransport, supabaseOver, supabaseTopic, clientTopic, subject, expiresAt, type SupabaseSettings } from './supabase.js';
 export type { Transport, TransportHandlers, TransportSubscription, LinkState } from './transport.js';
 export type * from './types.js';

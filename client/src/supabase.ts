@@ -27,6 +27,9 @@ export interface SupabaseSettings {
   presenceKey?: string;
   /** supabase-js's createClient, if you import it yourself (default: `import(...)`). */
   createClient?: CreateClient;
+  /** Options for supabase-js's Realtime client, e.g. `{ transport: WebSocket }` (the `ws`
+   * package) on Node 20, which has no global WebSocket. */
+  realtimeOptions?: Record<string, unknown>;
 }
 
 export interface Topic {
@@ -52,7 +55,12 @@ export function clientTopic(channel: string): string {
 
 /** The part of supabase-js this transport uses (structural: any 2.x client fits). */
 export interface SupabaseLike {
-  realtime: { setAuth(token?: string | null): Promise<void> | void; connect(): void; disconnect(): void };
+  realtime: {
+    setAuth(token?: string | null): Promise<void> | void;
+    connect(): void;
+    disconnect(): Promise<unknown> | void;
+    isConnected(): boolean;
+  };
   channel(topic: string, options: { config: Record<string, unknown> }): ChannelLike;
   removeChannel(channel: ChannelLike): Promise<unknown>;
 }
@@ -66,7 +74,7 @@ export interface ChannelLike {
 export type CreateClient = (
   url: string,
   key: string,
-  options: { accessToken: () => Promise<string> },
+  options: { accessToken: () => Promise<string>; realtime?: Record<string, unknown> },
 ) => SupabaseLike;
 
 export async function supabaseTransport(settings: SupabaseSettings, getToken: TokenSource): Promise<Transport> {
@@ -74,9 +82,19 @@ export async function supabaseTransport(settings: SupabaseSettings, getToken: To
     settings.createClient ??
     ((await import('@supabase/supabase-js')).createClient as unknown as CreateClient);
   const token = async () => (await getToken()) ?? settings.anonKey;
-  const client = create(settings.url, settings.anonKey, { accessToken: token });
+  const client = create(settings.url, settings.anonKey, {
+    accessToken: token,
+    ...(settings.realtimeOptions ? { realtime: settings.realtimeOptions } : {}),
+  });
   return supabaseOver(client, settings, token);
 }
+
+/** A token is renewed after this share of its remaining life (Realtime ends a channel whose
+ * token expires, and supabase-js itself only refreshes on its 25 s heartbeat). */
+const RENEW_AT = 0.75;
+const RENEW_MIN_MS = 500;
+/** A channel the server closed (its token expired while the tab slept, ...) is reopened. */
+const REOPEN_MS = 500;
 
 /** The transport over a supabase-js client (exported for tests with a client of their own). */
 export function supabaseOver(
@@ -85,6 +103,12 @@ export function supabaseOver(
   token: () => Promise<string>,
 ): Transport {
   let state: LinkState = 'connecting';
+  let down = false;
+  let ended = false;
+  /** The socket's close (supabase-js ignores connect() until it is closed, which takes a
+   * while when the network went away first). */
+  let closing: Promise<unknown> = Promise.resolve();
+  let renewal: ReturnType<typeof setTimeout> | undefined;
   const listeners = new Set<(state: LinkState) => void>();
   const set = (next: LinkState) => {
     if (next === state) return;
@@ -93,11 +117,26 @@ export function supabaseOver(
   };
   const joined = new Set<ChannelLike>();
 
+  /** A fresh token to every joined channel (`access_token`), and again before it expires. */
+  async function authorize(): Promise<void> {
+    const fresh = await token();
+    await client.realtime.setAuth(fresh);
+    clearTimeout(renewal);
+    const left = expiresAt(fresh) - Date.now();
+    if (Number.isFinite(left) && !down) {
+      renewal = setTimeout(() => void authorize().catch(() => undefined), Math.max(RENEW_MIN_MS, left * RENEW_AT));
+    }
+  }
+
   async function join(channel: ChannelLike, onStatus: (status: string, error?: Error) => void) {
-    await client.realtime.setAuth(await token());
+    await authorize();
     channel.subscribe((status, error) => {
       if (status === 'SUBSCRIBED') set('connected');
-      if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') set('offline');
+      // A dropped socket errors every channel; supabase-js rejoins them when it is back.
+      if ((status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') && !client.realtime.isConnected()) {
+        set('offline');
+        return;
+      }
       onStatus(status, error);
     });
     joined.add(channel);
@@ -116,14 +155,34 @@ export function supabaseOver(
       let channel: ChannelLike | undefined;
       let side: ChannelLike | undefined;
       let closed = false;
+      /** Resolves once the client topic is joined: `subscribed` waits for it (a member that
+       * is ready hears typing), and so does sending on it. */
+      let sideJoined: Promise<void> = Promise.resolve();
+      const reopen = (was: ChannelLike, again: () => void) => {
+        joined.delete(was);
+        setTimeout(() => {
+          if (!closed && !ended) again();
+        }, REOPEN_MS);
+      };
       const clientSide = (): ChannelLike => {
         if (side) return side;
-        side = client.channel(clientTopic(name), { config: { private: true, broadcast: { self: false } } });
-        side.on('broadcast', { event: '*' }, ((message: { event: string; payload: unknown }) => {
+        const opened = client.channel(clientTopic(name), { config: { private: true, broadcast: { self: false } } });
+        side = opened;
+        let markJoined!: () => void;
+        sideJoined = new Promise((resolve) => (markJoined = resolve));
+        opened.on('broadcast', { event: '*' }, ((message: { event: string; payload: unknown }) => {
           if (message.event.startsWith('client-')) handlers.message(message.event, message.payload);
         }) as (message: never) => void);
-        void join(side, () => undefined);
-        return side;
+        void join(opened, (status, error) => {
+          if (status === 'SUBSCRIBED') markJoined();
+          else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') {
+            handlers.failed(error ?? new Error(`${clientTopic(name)}: ${status}`));
+          } else if (status === 'CLOSED' && side === opened) {
+            side = undefined;
+            reopen(opened, clientSide);
+          }
+        });
+        return opened;
       };
       const open = async () => {
         const key = presence ? (settings.presenceKey ?? subject(await token())) : undefined;
@@ -147,16 +206,22 @@ export function supabaseOver(
         await join(opened, (status, error) => {
           if (status === 'SUBSCRIBED') {
             if (presence) void opened.track({ userId: key, at: new Date().toISOString() });
-            handlers.subscribed();
+            void sideJoined.then(() => handlers.subscribed());
           } else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') {
             handlers.failed(error ?? new Error(`${name}: ${status}`));
+          } else if (status === 'CLOSED' && channel === opened) {
+            reopen(opened, () => void open().catch(fail));
           }
         });
       };
-      open().catch((error: unknown) => handlers.failed(error instanceof Error ? error : new Error(String(error))));
+      const fail = (error: unknown) => handlers.failed(error instanceof Error ? error : new Error(String(error)));
+      open().catch(fail);
       return {
         async trigger(event, data) {
-          await clientSide().send({ type: 'broadcast', event, payload: data });
+          const opened = clientSide();
+          await sideJoined;
+          const outcome = await opened.send({ type: 'broadcast', event, payload: data });
+          if (outcome === 'error') throw new Error(`${clientTopic(name)}: ${event} was not sent`);
         },
         unsubscribe() {
           closed = true;
@@ -169,16 +234,24 @@ export function supabaseOver(
       };
     },
     disconnect() {
-      client.realtime.disconnect();
+      down = true;
+      clearTimeout(renewal);
+      closing = Promise.resolve(client.realtime.disconnect()).catch(() => undefined);
       set('offline');
     },
     connect() {
-      void token().then(async (fresh) => {
-        await client.realtime.setAuth(fresh);
-        client.realtime.connect();
-      });
+      down = false;
+      set('connecting');
+      // Closed first, then a fresh token: the channels rejoin with it once the socket is open.
+      void closing
+        .then(authorize)
+        .catch(() => undefined)
+        .then(() => client.realtime.connect());
     },
     close() {
+      down = true;
+      ended = true;
+      clearTimeout(renewal);
       for (const channel of joined) void client.removeChannel(channel);
       joined.clear();
       client.realtime.disconnect();
@@ -186,14 +259,24 @@ export function supabaseOver(
   };
 }
 
+/** When a JWT expires (ms since the epoch; Infinity if it does not say). */
+export function expiresAt(jwt: string): number {
+  const exp = claims(jwt).exp;
+  return typeof exp === 'number' ? exp * 1000 : Infinity;
+}
+
 /** The `sub` claim of a JWT (the presence key), without verifying it: the server does. */
 export function subject(jwt: string): string {
+  const sub = claims(jwt).sub;
+  return typeof sub === 'string' ? sub : '';
+}
+
+function claims(jwt: string): Record<string, unknown> {
   const part = jwt.split('.')[1] ?? '';
   try {
-    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
-    const sub = (JSON.parse(json) as { sub?: unknown }).sub;
-    return typeof sub === 'string' ? sub : '';
+    const parsed: unknown = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
   } catch {
-    return '';
+    return {};
   }
 }

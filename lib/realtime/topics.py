@@ -5,6 +5,7 @@
     location-{id}         private-location-{id}          presence-location-{id} / yes    members yes
     poker-{uuid}          presence-poker-{uuid}          presence-poker-{uuid}  / yes    members yes
     conversation-{uuid}   private-conversation-{uuid}    -                               members yes
+    ops-{id}              presence-ops-{id}              - / ops.watch heartbeat          user   yes
     client:{topic}        (client events; no twin)       -                               as {topic}
 
 Trading has no family of its own: its events (position/order/fill changes) go to the owner's
@@ -46,6 +47,7 @@ FAMILIES: tuple[TopicFamily, ...] = (
     TopicFamily("location-", "private-location-", presence=True, who="location members"),
     TopicFamily("poker-", "presence-poker-", presence=True, who="session members"),
     TopicFamily("conversation-", "private-conversation-", presence=False, who="participants"),
+    TopicFamily("ops-", "presence-ops-", presence=False, who="that operator"),
 )
 
 _PUSHER_PREFIXES = ("private-encrypted-", "private-", "presence-")

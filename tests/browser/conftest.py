@@ -60,18 +60,33 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 SignIn = Callable[..., Awaitable[Page]]
 
 
+PROVIDERS = pytest.mark.parametrize("provider", ["pusher", "supabase"])
+"""Run a test against the demo in both realtime modes (pusher-js / supabase-js)."""
+
+
+@pytest.fixture
+def provider() -> str:
+    """The demo's realtime mode (REALTIME_PROVIDER); @PROVIDERS runs a test in both."""
+    return "pusher"
+
+
 @pytest.fixture
 async def signed_in(
-    browser: Browser, stack: Stack, request: pytest.FixtureRequest
+    browser: Browser, stack: Stack, provider: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[SignIn]:
     """signed_in("alice", page="poker") -> a page in a new browser context, signed in through
-    the demo's sign-in form (a local token from /_dev/token)."""
+    the demo's sign-in form (a local token from /_dev/token). The demo reads its realtime
+    mode from /_dev/config: the stack's api (Pusher mode) or the Supabase-mode api."""
     contexts: list[BrowserContext] = []
+    base_url = stack.api_url if provider == "pusher" else request.getfixturevalue("supabase_api")
+
+    sockets: list[str] = []
 
     async def open_page(user: str, *, page: str = "poker", ttl: int | None = None) -> Page:
-        context = await browser.new_context(base_url=stack.api_url)
+        context = await browser.new_context(base_url=base_url)
         contexts.append(context)
         tab = await context.new_page()
+        tab.on("websocket", lambda socket: sockets.append(socket.url))
         await tab.goto("/" + (f"?ttl={ttl}" if ttl else "") + f"#{page}")
         await tab.get_by_label("User id").fill(user)
         await tab.get_by_role("button", name="Sign in").click()
@@ -79,6 +94,14 @@ async def signed_in(
         return tab
 
     yield open_page
+    # The demo really used this mode's SDK: supabase-js opens Realtime's socket, pusher-js
+    # the Pusher-protocol server's (/app/<key>); the stack forwards Supabase broadcasts to the
+    # Pusher server too, so delivery alone would not tell them apart.
+    realtime = [url for url in sockets if "/realtime/v1/websocket" in url]
+    if contexts:
+        assert sockets and (realtime == sockets if provider == "supabase" else not realtime), (
+            sockets
+        )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for index, context in enumerate(contexts):
         for number, tab in enumerate(context.pages):

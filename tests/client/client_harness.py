@@ -1,6 +1,7 @@
 """One harness for client/ in Node: build it once (tsc), run tests/js/client/driver.mjs as a
-real user's app (pusher-js against the stack's Pusher-protocol server, @trpc/client and the
-history endpoint against the api), and read what it observes."""
+real user's app (pusher-js against the stack's Pusher-protocol server, or supabase-js against
+its local Supabase Realtime server; @trpc/client and the history endpoint against the api of
+that mode), and read what it observes."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import contextlib
 import json
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dev.stack import Stack
+from lib.realtime.port import Publisher
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "tests" / "js" / "client" / "driver.mjs"
@@ -20,6 +23,18 @@ TSC = ROOT / "node_modules" / ".bin" / "tsc"
 WAIT = 15.0
 
 Observation = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One realtime mode of the backend, as a front end meets it."""
+
+    provider: str
+    """pusher | supabase (REALTIME_PROVIDER)."""
+    api_url: str
+    """The api functions running in this mode."""
+    publisher: Publisher
+    """What the api publishes with in this mode (for events a test queues itself)."""
 
 
 def build_client() -> None:
@@ -51,14 +66,17 @@ class Driver:
             if fits(item):
                 return self.buffer.pop(index)
         assert self.process.stdout is not None
-        async with asyncio.timeout(WAIT):
-            while True:
-                line = await self.process.stdout.readline()
-                assert line, f"driver exited waiting for {kind} {match}: {self.buffer[-5:]}"
-                item = json.loads(line)
-                if fits(item):
-                    return item
-                self.buffer.append(item)
+        try:
+            async with asyncio.timeout(WAIT):
+                while True:
+                    line = await self.process.stdout.readline()
+                    assert line, f"driver exited waiting for {kind} {match}: {self.buffer[-5:]}"
+                    item = json.loads(line)
+                    if fits(item):
+                        return item
+                    self.buffer.append(item)
+        except TimeoutError:
+            raise AssertionError(f"no {kind} {match} in {WAIT} s; saw {self.buffer[-8:]}") from None
 
     def seen(self, kind: str, **match: object) -> list[Observation]:
         """Observations of `kind` already read (without waiting)."""
@@ -109,10 +127,16 @@ class Driver:
 
 
 @contextlib.asynccontextmanager
-async def driver(stack: Stack, user: str, *, ttl_s: int = 3600) -> AsyncIterator[Driver]:
+async def driver(
+    stack: Stack, user: str, *, mode: Mode | None = None, ttl_s: int = 3600
+) -> AsyncIterator[Driver]:
+    """The driver as `user`, in `mode` (default: Pusher mode, the stack's own api)."""
     assert stack.realtime is not None
     options = {
-        "baseUrl": stack.api_url,
+        "baseUrl": mode.api_url if mode else stack.api_url,
+        "provider": mode.provider if mode else "pusher",
+        "supabaseUrl": stack.supabase_url,
+        "anonKey": stack.config.anon_key,
         "key": stack.config.pusher_key,
         "host": stack.realtime.host,
         "port": stack.realtime.port,

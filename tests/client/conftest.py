@@ -8,8 +8,7 @@ from dev.stack import Stack
 from lib.config import load_settings
 from lib.db import Database
 from lib.realtime import publisher
-from lib.realtime.port import Publisher
-from tests.client.client_harness import build_client
+from tests.client.client_harness import Mode, build_client
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +23,10 @@ async def db(stack: Stack) -> AsyncIterator[Database]:
     await database.aclose()
 
 
-@pytest.fixture(scope="module")
-async def pusher(stack: Stack) -> Publisher:
-    return publisher(load_settings({**stack.env(), "REALTIME_PROVIDER": "pusher"}))
+@pytest.fixture(scope="module", params=["pusher", "supabase"])
+async def mode(request: pytest.FixtureRequest, stack: Stack) -> Mode:
+    """Each test of a module that asks for it runs in both realtime modes."""
+    provider: str = request.param
+    api = stack.api_url if provider == "pusher" else request.getfixturevalue("supabase_api")
+    settings = load_settings({**stack.env(), "REALTIME_PROVIDER": provider})
+    return Mode(provider, api, publisher(settings))

@@ -43,11 +43,11 @@ FEATURE = Feature(
     cleanups=(Cleanup(name="usage_daily", run=rollup.cleanup),),
     channels=(ChannelRule(health.OPS_CHANNEL_PREFIX, ANY_ID, same_user),),
     settings=UsageSettings,
-    migration="20261130920100",
+    migration="20261130950000",
     schema=(
         *("usage_daily", "usage_rollup", "usage_daily_list", "usage_daily_cleanup"),
         "usage_peak_sample",
-        *("ops_health", "ops_health_publish"),
+        *("ops_health", "ops_health_publish", "ops_watch"),
     ),
     description="Usage metering, monthly cost projection per provider, live ops health.",
 )

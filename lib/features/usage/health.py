@@ -7,8 +7,11 @@
                        (ADMIN_USER_IDS) is present on their `presence-ops-{id}` channel, a
                        `system-health` event there, and `system-alert` when alerts fire
 
-"While an admin is subscribed" is read from presence (realtime_presence, filled by the
-Pusher webhooks), so a minute nobody watches costs one query and publishes nothing.
+"While an admin is subscribed" is read from presence (realtime_presence), so a minute nobody
+watches costs one query and publishes nothing. Pusher mode: the presence webhooks fill it.
+Supabase mode (no presence webhooks): the operator's page calls `ops.watch` every 30 s while
+its topic `ops-{id}` is SUBSCRIBED, each call counting for 90 s (migration 20261130950000),
+as `messaging.heartbeat` does for who is online.
 """
 
 from __future__ import annotations

@@ -5,11 +5,15 @@ usage.projection  query  {days?, pollingClients?, peakCalls?} -> {text, projecti
                          usage_daily, with inputs and formulas (text: what `make cost` prints)
 ops.health        query  -> {health, alerts}: outbox, publish error rate, webhooks, crons,
                          the bridge; alerts are the thresholds crossed (health.THRESHOLDS)
+ops.watch         mutation {watching?: bool = true} -> {watching, expiresAt, ttlSeconds}
+                         Supabase mode: "I am watching presence-ops-{me}" for WATCH_TTL_S,
+                         sent every 30 s by the operator's page (Realtime sends no presence
+                         webhooks); the `ops-health` cron publishes while it holds
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -38,6 +42,22 @@ class ProjectionInput(BaseModel):
 class ProjectionOutput(BaseModel):
     text: str
     projection: dict[str, Any]
+
+
+WATCH_TTL_S = 90
+"""Three missed 30-second calls and the operator no longer counts as watching."""
+
+
+class WatchInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    watching: bool = True
+
+
+class WatchOutput(BaseModel):
+    watching: bool
+    expiresAt: datetime | None
+    ttlSeconds: int
 
 
 class HealthOutput(BaseModel):
@@ -69,6 +89,17 @@ async def ops_health(ctx: Context, input: None) -> HealthOutput:
     return HealthOutput(health=found, alerts=health.alerts(found))
 
 
+async def ops_watch(ctx: Context, input: WatchInput | None) -> WatchOutput:
+    require_admin(ctx)
+    watching = True if input is None else input.watching
+    result = await ctx.db.rpc(
+        "ops_watch", p_user_id=ctx.user.user_id, p_watching=watching, p_ttl_seconds=WATCH_TTL_S
+    )
+    return WatchOutput(
+        watching=result["watching"], expiresAt=result["expiresAt"], ttlSeconds=WATCH_TTL_S
+    )
+
+
 PROCEDURES = [
     Procedure(
         path="usage.projection",
@@ -87,5 +118,14 @@ PROCEDURES = [
         handler=ops_health,
         rate_limit=(120, 60),
         description="Queue depths, error rates, cron state and bridge load (operators).",
+    ),
+    Procedure(
+        path="ops.watch",
+        kind="mutation",
+        input=TypeAdapter(WatchInput | None),
+        output=WatchOutput,
+        handler=ops_watch,
+        rate_limit=(20, 60),
+        description="Supabase mode: keep system-health coming for 90 s (every 30 s; operators).",
     ),
 ]

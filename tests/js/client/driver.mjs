@@ -3,6 +3,8 @@
 //   node tests/js/client/driver.mjs '{"baseUrl": "http://127.0.0.1:PORT", "key": "...",
 //        "host": "127.0.0.1", "port": 6001, "secret": "<jwt secret>", "user": "alice",
 //        "ttlS": 3600}'
+//   Supabase mode: add "provider": "supabase", "supabaseUrl", "anonKey" (supabase-js against
+//   the stack's local Realtime server instead of pusher-js).
 //
 // getToken() mints a fresh HS256 user token (like dev/token.py) on every call, with `ttlS`
 // seconds of life, and reports each one ({"type":"token"}) so a test can see it is asked again.
@@ -16,6 +18,8 @@
 // The process exits by itself after `lifetimeMs` (default 40 s).
 import { createHmac, randomUUID } from 'node:crypto';
 import readline from 'node:readline';
+
+import WebSocket from 'ws';
 
 import { createSockless } from '../../../client/dist/index.js';
 
@@ -44,7 +48,10 @@ function getToken() {
 const sockless = createSockless({
   baseUrl: options.baseUrl,
   getToken,
-  realtime: { provider: 'pusher', key: options.key, wsHost: options.host, wsPort: options.port },
+  realtime:
+    options.provider === 'supabase'
+      ? { provider: 'supabase', url: options.supabaseUrl, anonKey: options.anonKey, realtimeOptions: { transport: WebSocket } }
+      : { provider: 'pusher', key: options.key, wsHost: options.host, wsPort: options.port },
 });
 sockless.realtime.onState((state) => emit({ type: 'state', state }));
 sockless.optimistic.onChange((items) =>
