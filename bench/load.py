@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +33,8 @@ import httpx
 import psycopg
 import standardwebhooks
 
-from bench.docs_section import ROOT, percentile
+from bench.docs_section import percentile
+from dev.api_host import api_process
 from dev.ports import free_port
 from dev.stack import Stack, StackConfig
 from dev.token import user_token
@@ -104,42 +101,6 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.contextmanager
-def api_process(stack: Stack, port: int) -> Iterator[tuple[str, int]]:
-    """The api/ functions served by uvicorn in a child process on `port`."""
-    env = {**os.environ, **stack.env(), **LIMITS, "SOCKLESS_ENV": "development"}
-    code = (
-        "import sys, uvicorn\n"
-        "from pathlib import Path\n"
-        "from dev.vercel import VercelDev\n"
-        f"app = VercelDev(Path({str(ROOT)!r}), cron_secret={stack.config.cron_secret!r},"
-        f" base_url='http://127.0.0.1:{port}', reload=False, crons=False)\n"
-        f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning',"
-        " access_log=False, lifespan='on')\n"
-    )
-    child = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the api process did not start")
-            time.sleep(0.2)
-        yield url, child.pid
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def start_stack() -> tuple[Stack, StackConfig]:
@@ -336,9 +297,9 @@ def measure(*, seconds: float, concurrency: int, users: int) -> Figures:
     saved = dict(os.environ)  # a stack exports its env; a test session's own stack needs it back
     stack, config = start_stack()
     try:
-        with api_process(stack, config.api_port) as (url, pid):
-            load = Load(stack, url, users)
-            load.api_pid = pid
+        with api_process(stack, port=config.api_port, **LIMITS) as host:
+            load = Load(stack, host.url, users)
+            load.api_pid = host.pid
             return asyncio.run(load.run(seconds, concurrency))
     finally:
         stack.stop()

@@ -39,8 +39,8 @@ def token(stack: Stack):  # noqa: ANN201 - a small factory
 @pytest.fixture(scope="session")
 def supabase_api(stack: Stack) -> Iterator[str]:
     """The api functions (and the demo app) with REALTIME_PROVIDER=supabase, in a process of
-    their own (tests/api_host.py); the stack's own api runs in Pusher mode."""
-    from tests.api_host import api_process
+    their own (dev/api_host.py); the stack's own api runs in Pusher mode."""
+    from dev.api_host import api_process
 
-    with api_process(stack, REALTIME_PROVIDER="supabase") as url:
-        yield url
+    with api_process(stack, REALTIME_PROVIDER="supabase") as host:
+        yield host.url

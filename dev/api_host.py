@@ -5,9 +5,10 @@ The functions build their Services from the process environment (lib.features.se
 one process serves one realtime mode. The session stack's api runs in Pusher mode; tests that
 need the api in Supabase mode (REALTIME_PROVIDER=supabase: tRPC mutations publish to the
 stack's Supabase Realtime, /_dev/config tells the demo to use supabase-js) start this beside
-it, against the same Postgres, gateway and Realtime servers.
+it, against the same Postgres, gateway and Realtime servers. bench/load.py uses it to measure
+the api process's own CPU (its pid).
 
-    python -m tests.api_host PORT DSN      (environment: the stack's, plus overrides)
+    python -m dev.api_host PORT DSN      (environment: the stack's, plus overrides)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -28,17 +30,23 @@ ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 60.0
 
 
+@dataclass(frozen=True)
+class ApiHost:
+    url: str
+    pid: int
+
+
 @contextlib.contextmanager
-def api_process(stack: Stack, **env: str) -> Iterator[str]:
-    """Serve the api with the stack's environment plus `env`; yields its base URL."""
+def api_process(stack: Stack, *, port: int = 0, **env: str) -> Iterator[ApiHost]:
+    """Serve the api with the stack's environment plus `env` on `port` (0: a free one)."""
     from dev.ports import free_port
 
     assert stack.pg is not None
-    port = free_port()
+    port = port or free_port()
     environment = {**os.environ, **stack.env(), "SOCKLESS_ENV": "development", **env}
     log = (stack.logs / f"api-{port}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.api_host", str(port), stack.pg.dsn],
+        [sys.executable, "-m", "dev.api_host", str(port), stack.pg.dsn],
         cwd=ROOT,
         env=environment,
         stdout=log,
@@ -47,7 +55,7 @@ def api_process(stack: Stack, **env: str) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(url, process)
-        yield url
+        yield ApiHost(url, process.pid)
     finally:
         process.terminate()
         try:
@@ -84,7 +92,9 @@ def main(argv: list[str]) -> None:
         crons=False,
         dev_app=demo_app(lambda: os.environ, dsn),
     )
-    uvicorn.run(host, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    uvicorn.run(
+        host, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+    )
 
 
 if __name__ == "__main__":
